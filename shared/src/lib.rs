@@ -1,0 +1,40 @@
+//! Python's `multiprocessing`, in Rust.
+//!
+//! Real processes (`fork(2)`), real shared memory, process-shared locks and real sockets, with
+//! the names and the behaviour a reader of Python's documentation knows. The modules are named
+//! after CPython's files (`process`, `pool`, `queues`, `connection`, `managers`,
+//! `sharedctypes`, `synchronize`), and the crate root re-exports a flat API:
+//!
+//! ```
+//! use multiprocessing::{current_process, Process};
+//!
+//! fn worker(num: u32) {
+//!     println!("进程 {num} 正在运行 ({})", current_process().name());
+//! }
+//!
+//! let mut processes = Vec::new();
+//! for i in 0..5 {
+//!     let mut p = Process::new(worker, i);
+//!     p.start()?;
+//!     processes.push(p);
+//! }
+//! for p in &processes {
+//!     p.join()?;
+//! }
+//! println!("所有进程已结束。");
+//! # Ok::<(), multiprocessing::Error>(())
+//! ```
+//!
+//! Where Python raises an exception, this crate returns an [`Error`]; each variant names the
+//! Python exception it stands for.
+
+pub mod codec;
+mod error;
+mod process;
+mod sys;
+
+pub use error::{Error, Result};
+pub use process::{
+    active_children, cpu_count, current_process, freeze_support, parent_process, Process, ProcessInfo,
+};
+pub use sys::signal::signal_name;

@@ -1,0 +1,2 @@
+//! The workspace's tasks (placeholder until the xtask lands).
+fn main() {}
