@@ -1,0 +1,152 @@
+//! A small test harness for tests that fork.
+//!
+//! libtest runs tests on several threads, and forking a multi-threaded process is unsafe (see
+//! the crate's "Fork safety" docs). Test files that fork therefore use `harness = false` and
+//! call [`run`]: every test runs in a fresh copy of the test binary (started with the test's
+//! name as its argument), in its own process group, with a time limit. A test passes when it
+//! returns within the limit *and* leaves no process behind in its group; stragglers are killed
+//! and reported as a failure.
+//!
+//! `cargo test -p multiprocessing --test NAME -- FILTER` runs the tests whose names contain
+//! `FILTER`.
+#![allow(dead_code, reason = "each test file uses the parts it needs")]
+
+use std::os::unix::process::CommandExt;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+/// One test: its name, its body, and how long it may take.
+pub struct Test {
+    /// The name printed and matched against the filter.
+    pub name: &'static str,
+    /// The body; it panics to fail.
+    pub body: fn(),
+    /// The time limit for the whole test process.
+    pub limit: Duration,
+}
+
+/// A test with the default limit of 60 seconds.
+pub const fn test(name: &'static str, body: fn()) -> Test {
+    Test { name, body, limit: Duration::from_secs(60) }
+}
+
+/// The environment variable that tells a copy of the binary which test to run.
+const CHILD_VAR: &str = "MP_TEST_HARNESS_CHILD";
+
+/// Runs `tests` and returns the process exit code. Call it from `main`.
+pub fn run(tests: &[Test]) -> ExitCode {
+    // In a copy started by the harness: run the one named test and exit.
+    if let Ok(name) = std::env::var(CHILD_VAR) {
+        let test = tests.iter().find(|t| t.name == name).expect("harness asked for an unknown test");
+        (test.body)();
+        return ExitCode::SUCCESS;
+    }
+
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let selected: Vec<&Test> =
+        tests.iter().filter(|t| args.is_empty() || args.iter().any(|a| t.name.contains(a.as_str()))).collect();
+    println!("\nrunning {} tests", selected.len());
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut failed = Vec::new();
+    for test in &selected {
+        let started = Instant::now();
+        let verdict = run_one(&exe, test);
+        let took = started.elapsed();
+        match verdict {
+            Ok(()) => println!("test {} ... ok ({took:.2?})", test.name),
+            Err(why) => {
+                println!("test {} ... FAILED ({took:.2?})\n{why}", test.name);
+                failed.push(test.name);
+            }
+        }
+    }
+    let passed = selected.len() - failed.len();
+    if !failed.is_empty() {
+        println!("\nfailures:");
+        for name in &failed {
+            println!("    {name}");
+        }
+    }
+    let status = if failed.is_empty() { "ok" } else { "FAILED" };
+    println!("\ntest result: {status}. {passed} passed; {} failed; 0 ignored; 0 measured; 0 filtered out\n", failed.len());
+    if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn run_one(exe: &std::path::Path, test: &Test) -> Result<(), String> {
+    let mut child = Command::new(exe)
+        .env(CHILD_VAR, test.name)
+        .env("RUST_BACKTRACE", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot start the test process: {e}"))?;
+    let pgid = child.id() as i32;
+    // Read the output on threads so a chatty test cannot fill a pipe and stall.
+    let out = child.stdout.take().map(read_all);
+    let err = child.stderr.take().map(read_all);
+    let deadline = Instant::now() + test.limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            break Some(status);
+        }
+        if Instant::now() >= deadline {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    // Whatever is left in the group is a leak (or, on timeout, the test itself).
+    let leaked = group_alive(pgid);
+    if leaked || status.is_none() {
+        kill_group(pgid);
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let stdout = out.map(|h| h.join().unwrap_or_default()).unwrap_or_default();
+    let stderr = err.map(|h| h.join().unwrap_or_default()).unwrap_or_default();
+    let output = format!("---- stdout ----\n{stdout}---- stderr ----\n{stderr}");
+    match status {
+        None => Err(format!("timed out after {:?}\n{output}", test.limit)),
+        Some(s) if !s.success() => Err(format!("test process ended with {s}\n{output}")),
+        Some(_) if leaked => Err(format!("the test left processes running in its group\n{output}")),
+        Some(_) => Ok(()),
+    }
+}
+
+fn read_all(mut r: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = r.read_to_end(&mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    })
+}
+
+/// Whether any process is left in group `pgid`, giving stragglers a moment to finish exiting.
+fn group_alive(pgid: i32) -> bool {
+    let deadline = Instant::now() + Duration::from_millis(500);
+    loop {
+        let alive = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), None).is_ok();
+        if !alive || Instant::now() >= deadline {
+            return alive;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn kill_group(pgid: i32) {
+    let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), nix::sys::signal::Signal::SIGKILL);
+}
+
+/// Asserts that `f` becomes true within `limit`, checking every few milliseconds.
+pub fn eventually(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !f() {
+        assert!(Instant::now() < deadline, "not within {limit:?}: {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
