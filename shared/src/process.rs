@@ -11,6 +11,11 @@
 //! Start processes from a single-threaded parent, or before other threads are spawned; the
 //! `forkserver` start method lifts this restriction.
 
+#![allow(
+    unsafe_code,
+    reason = "fork is the one unsafe call a process runtime cannot avoid"
+)]
+
 use std::fmt;
 use std::io::Write;
 use std::os::fd::OwnedFd;
@@ -96,7 +101,13 @@ impl Process {
     pub(crate) fn from_closure(target: Box<dyn FnOnce()>) -> Process {
         let identity = next_identity();
         let name = format!("Process-{}", join_identity(&identity));
-        Process { name, daemon: false, identity, target: Some(target), child: None }
+        Process {
+            name,
+            daemon: false,
+            identity,
+            target: Some(target),
+            child: None,
+        }
     }
 
     /// Sets the name (Python's `name=` argument), returning the process for chaining.
@@ -160,9 +171,15 @@ impl Process {
         };
         if current().daemon {
             self.target = Some(target);
-            return Err(Error::state("daemonic processes are not allowed to have children"));
+            return Err(Error::state(
+                "daemonic processes are not allowed to have children",
+            ));
         }
-        let info = ChildInfo { name: self.name.clone(), identity: self.identity.clone(), daemon: self.daemon };
+        let info = ChildInfo {
+            name: self.name.clone(),
+            identity: self.identity.clone(),
+            daemon: self.daemon,
+        };
         match start_child(info, target) {
             Ok(child) => {
                 self.child = Some(child);
@@ -228,7 +245,9 @@ impl Process {
     }
 
     fn started(&self) -> Result<&Arc<Child>> {
-        self.child.as_ref().ok_or_else(|| Error::state("can only join a started process"))
+        self.child
+            .as_ref()
+            .ok_or_else(|| Error::state("can only join a started process"))
     }
 }
 
@@ -250,6 +269,9 @@ impl fmt::Debug for Process {
         write!(f, " {status}>")
     }
 }
+
+/// What a child runs.
+type Target = Box<dyn FnOnce()>;
 
 /// What a forked child is told about itself.
 pub(crate) struct ChildInfo {
@@ -277,7 +299,8 @@ impl Child {
     pub(crate) fn poll(&self) -> Result<Option<i32>> {
         let mut code = lock(&self.exitcode);
         if code.is_none() {
-            *code = wait::try_wait(self.pid).map_err(|e| Error::os(format!("waitpid for {}", self.name), e))?;
+            *code =
+                wait::try_wait(self.pid).map_err(|e| Error::os(format!("waitpid for {}", self.name), e))?;
         }
         Ok(*code)
     }
@@ -297,7 +320,8 @@ impl Child {
             match &self.pidfd {
                 // The pidfd turns readable when the child ends: sleep in the kernel until then.
                 Some(fd) => {
-                    wait::wait_readable(fd, left).map_err(|e| Error::os(format!("waiting for {}", self.name), e))?;
+                    wait::wait_readable(fd, left)
+                        .map_err(|e| Error::os(format!("waiting for {}", self.name), e))?;
                 }
                 // Old kernels: poll with a growing sleep, capped so the answer stays prompt.
                 None => {
@@ -318,12 +342,20 @@ impl Child {
             Ok(()) => Ok(()),
             // A zombie that is not yet reaped: nothing left to signal.
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
-            Err(e) => Err(Error::os(format!("sending {} to {}", signal::signal_name(sig), self.name), e)),
+            Err(e) => Err(Error::os(
+                format!("sending {} to {}", signal::signal_name(sig), self.name),
+                e,
+            )),
         }
     }
 
     fn info(&self) -> ProcessInfo {
-        ProcessInfo { name: self.name.clone(), pid: self.pid, daemon: self.daemon, ident: self.identity.clone() }
+        ProcessInfo {
+            name: self.name.clone(),
+            pid: self.pid,
+            daemon: self.daemon,
+            ident: self.identity.clone(),
+        }
     }
 }
 
@@ -331,14 +363,13 @@ impl Child {
 pub(crate) fn start_child(
     info: ChildInfo,
     target: Box<dyn FnOnce()>,
-) -> std::result::Result<Arc<Child>, (Error, Box<dyn FnOnce()>)> {
+) -> std::result::Result<Arc<Child>, (Error, Target)> {
     cleanup();
     register_exit_handler();
     // Anything buffered now would otherwise be printed twice, once by each process.
     flush_std_streams();
     // SAFETY: the child only touches state this thread owns or that the runtime's documented
     // fork-safety rule covers (see the module docs), then leaves through `_exit`.
-    #[allow(unsafe_code, reason = "fork is the one unsafe call a process runtime cannot avoid")]
     let forked = unsafe { unistd::fork() };
     match forked {
         Err(e) => Err((Error::os(format!("fork for {}", info.name), e), target)),
@@ -502,7 +533,12 @@ impl ProcessInfo {
 /// ```
 pub fn current_process() -> ProcessInfo {
     let me = current();
-    ProcessInfo { name: me.name.clone(), pid: unistd::getpid(), daemon: me.daemon, ident: me.identity.clone() }
+    ProcessInfo {
+        name: me.name.clone(),
+        pid: unistd::getpid(),
+        daemon: me.daemon,
+        ident: me.identity.clone(),
+    }
 }
 
 /// The parent of the calling process, or `None` in the main process (Python's
@@ -517,7 +553,12 @@ pub fn current_process() -> ProcessInfo {
 /// ```
 pub fn parent_process() -> Option<ProcessInfo> {
     let me = current();
-    me.parent.as_ref().map(|(pid, name)| ProcessInfo { name: name.clone(), pid: *pid, daemon: false, ident: Vec::new() })
+    me.parent.as_ref().map(|(pid, name)| ProcessInfo {
+        name: name.clone(),
+        pid: *pid,
+        daemon: false,
+        ident: Vec::new(),
+    })
 }
 
 /// The children of the calling process that are still running, like Python's

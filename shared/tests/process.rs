@@ -19,7 +19,9 @@ fn name_pid_and_exitcode() {
     assert_eq!(p.exitcode(), None);
     assert_eq!(p.pid(), None);
     p.start().unwrap();
-    assert!(p.pid().is_some_and(|pid| pid > 0 && pid != std::process::id() as i32));
+    assert!(p
+        .pid()
+        .is_some_and(|pid| pid > 0 && pid != std::process::id() as i32));
     p.join().unwrap();
     assert_eq!(p.exitcode(), Some(0));
     assert!(!p.is_alive());
@@ -67,7 +69,10 @@ fn join_timeout_returns_on_time() {
 fn active_children_lifecycle() {
     assert!(active_children().is_empty());
     let mut p = Process::new(sleep_ms, 60_000);
-    assert!(active_children().is_empty(), "a process that is not started is not a child");
+    assert!(
+        active_children().is_empty(),
+        "a process that is not started is not a child"
+    );
     p.start().unwrap();
     let children = active_children();
     assert_eq!(children.len(), 1);
@@ -82,7 +87,11 @@ fn daemon_cannot_have_children() {
     fn try_child(_: ()) {
         let mut p = Process::new(noop, ());
         let err = p.start().unwrap_err();
-        assert!(err.to_string().contains("daemonic processes are not allowed to have children"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("daemonic processes are not allowed to have children"),
+            "{err}"
+        );
     }
     let mut p = Process::new(try_child, ()).with_daemon(true);
     p.start().unwrap();
@@ -122,7 +131,9 @@ fn dropped_process_is_reaped() {
         let mut p = Process::new(noop, ());
         p.start().unwrap();
     }
-    common::eventually(Duration::from_secs(10), "the dropped child is reaped", || active_children().is_empty());
+    common::eventually(Duration::from_secs(10), "the dropped child is reaped", || {
+        active_children().is_empty()
+    });
 }
 
 fn main() -> std::process::ExitCode {
