@@ -29,10 +29,12 @@
 //! Python exception it stands for.
 
 pub mod codec;
+mod connection;
 mod error;
 mod process;
 mod sys;
 
+pub use connection::{Connection, Pipe, DEFAULT_MAX_MESSAGE_SIZE};
 pub use error::{Error, Result};
 pub use process::{
     active_children, cpu_count, current_process, freeze_support, parent_process, Process, ProcessInfo,

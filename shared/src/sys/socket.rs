@@ -1,0 +1,165 @@
+//! `<sys/socket.h>`, `<poll.h>` and the pipe calls of `<unistd.h>`/`<fcntl.h>`: the byte
+//! channels under `Connection`.
+//!
+//! Every descriptor made here is close-on-exec, so a program started with `exec` never inherits
+//! a channel it does not know about (a forked child does, which is the point).
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+use super::{cvt, retry_eintr, unistd};
+
+/// A connected pair of Unix stream sockets (both ends read and write).
+pub(crate) fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: `fds` is a writable array of two ints, as socketpair requires.
+    cvt(unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    })?;
+    // SAFETY: the kernel just returned these two descriptors and nothing else owns them.
+    Ok(unsafe { (unistd::owned(fds[0]), unistd::owned(fds[1])) })
+}
+
+/// A pipe: `(read end, write end)`.
+pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: `fds` is a writable array of two ints, as pipe2 requires.
+    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: the kernel just returned these two descriptors and nothing else owns them.
+    Ok(unsafe { (unistd::owned(fds[0]), unistd::owned(fds[1])) })
+}
+
+/// Whether `fd` is a socket (then [`send`] can use `MSG_NOSIGNAL`), as opposed to a pipe.
+pub(crate) fn is_socket(fd: BorrowedFd<'_>) -> bool {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `st` is writable storage for one `struct stat`, which fstat fills on success.
+    if cvt(unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) }).is_err() {
+        return false;
+    }
+    // SAFETY: fstat returned 0, so it initialized `st`.
+    let st = unsafe { st.assume_init() };
+    st.st_mode & libc::S_IFMT == libc::S_IFSOCK
+}
+
+/// Writes some of `buf` to `fd`; returns how many bytes went. On a socket this is
+/// `send(MSG_NOSIGNAL)`, so a closed peer is an `EPIPE` error rather than a `SIGPIPE`.
+/// (A pipe cannot ask for that; Rust programs ignore `SIGPIPE` from the start, and a forked
+/// child inherits that.)
+pub(crate) fn write_some(fd: BorrowedFd<'_>, buf: &[u8], socket: bool) -> io::Result<usize> {
+    retry_eintr(|| {
+        let n = if socket {
+            // SAFETY: `buf` is valid for reads of `buf.len()` bytes for the call's duration.
+            cvt(unsafe { libc::send(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) })?
+        } else {
+            // SAFETY: `buf` is valid for reads of `buf.len()` bytes for the call's duration.
+            cvt(unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) })?
+        };
+        Ok(n.unsigned_abs())
+    })
+}
+
+/// Writes all of `buf`, looping over partial writes.
+pub(crate) fn write_all(fd: BorrowedFd<'_>, mut buf: &[u8], socket: bool) -> io::Result<()> {
+    while !buf.is_empty() {
+        let n = write_some(fd, buf, socket)?;
+        buf = &buf[n..];
+    }
+    Ok(())
+}
+
+/// Reads at most `buf.len()` bytes; `Ok(0)` means end of file.
+pub(crate) fn read_some(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    retry_eintr(|| {
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the call's duration.
+        let n = cvt(unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) })?;
+        Ok(n.unsigned_abs())
+    })
+}
+
+/// Fills `buf` completely. Returns how many bytes were read: `buf.len()`, or fewer when the
+/// peer closed first (end of file).
+pub(crate) fn read_full(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        let n = read_some(fd, &mut buf[got..])?;
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    Ok(got)
+}
+
+/// Asks for a pipe buffer of `bytes` (`F_SETPIPE_SZ`); returns the size the kernel granted.
+/// Unprivileged processes are capped by `/proc/sys/fs/pipe-max-size` (1 MiB by default).
+pub(crate) fn set_pipe_size(fd: BorrowedFd<'_>, bytes: usize) -> io::Result<usize> {
+    let want = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    // SAFETY: F_SETPIPE_SZ takes an int argument; a non-pipe is reported as EBADF/EINVAL.
+    let got = cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, want) })?;
+    Ok(got.unsigned_abs() as usize)
+}
+
+/// A new close-on-exec descriptor for the same open file (`fcntl(F_DUPFD_CLOEXEC)`).
+pub(crate) fn dup(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC takes an int (the lowest acceptable descriptor); no pointers.
+    let new = cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) })?;
+    // SAFETY: the kernel just returned this descriptor and nothing else owns it.
+    Ok(unsafe { unistd::owned(new) })
+}
+
+/// Takes ownership of descriptor number `fd`, which this process inherited from its parent and
+/// was told about in a message (the `spawn` start method's way of passing a resource).
+///
+/// This trusts the message: the caller must deserialize each inherited resource once, in the
+/// process that inherited it. A number that is not open is refused with `EBADF`.
+pub(crate) fn adopt_inherited(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_GETFD only inspects the descriptor table; a closed number gives EBADF.
+    cvt(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
+    // SAFETY: the descriptor is open, and by the contract above it was handed to this process
+    // to own (its sender's copy lives in another process).
+    Ok(unsafe { unistd::owned(fd) })
+}
+
+/// Waits until `fd` is readable, or its peer hung up, or `timeout` passes (`None` waits
+/// forever). Returns whether it became readable (a hang-up counts: the next read sees the end
+/// of file at once). Retries on `EINTR` without extending the deadline.
+pub(crate) fn poll_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    loop {
+        let ms = match deadline {
+            None => -1,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                // Round up so a short timeout does not become a busy loop of zero-length polls.
+                i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
+            }
+        };
+        let mut pfd = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: `pfd` is one valid pollfd and we pass a count of 1.
+        match cvt(unsafe { libc::poll(&mut pfd, 1, ms) }) {
+            Ok(0) => {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Ok(false);
+                }
+            }
+            Ok(_) => {
+                if pfd.revents & libc::POLLNVAL != 0 {
+                    return Err(io::Error::from_raw_os_error(libc::EBADF));
+                }
+                return Ok(true);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
