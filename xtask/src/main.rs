@@ -1,2 +1,60 @@
-//! The workspace's tasks (placeholder until the xtask lands).
-fn main() {}
+//! The workspace's tasks, run as `cargo xtask <task>` (the alias is in `.cargo/config.toml`).
+//!
+//! One module per task; `registry` is the example index they share and `pattern` the
+//! expected-output matcher of `verify`.
+
+mod list;
+mod pattern;
+mod registry;
+mod run;
+mod verify;
+
+use std::process::ExitCode;
+
+const HELP: &str = "\
+Usage: cargo xtask <TASK> [ARGS]
+
+Tasks:
+  list [--markdown]            every example ID, its tutorial place, its `cargo run -p` command;
+                               `pending` marks examples whose crate does not exist yet
+                               (--markdown prints the README's table)
+  run ID [ARGS...]             run one example, its output on the terminal
+  verify [ID...] [--repeat N]  build once, run the examples (all by default), check each one's
+                               stdout against <crate>/expected/<ID>.stdout, its exit status, its
+                               time limit, and that it leaves no process behind; N runs each
+  compare [ID]                 not yet available (the benchmark issue): the example beside the
+                               Python it ports
+  bench                        not yet available (the benchmark issue): the runtime against
+                               CPython's multiprocessing
+  help                         this message
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((task, rest)) = args.split_first() else {
+        print!("{HELP}");
+        return ExitCode::SUCCESS;
+    };
+    let result = match task.as_str() {
+        "list" => list::main(rest).map(|()| ExitCode::SUCCESS),
+        "run" => run::main(rest).map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1))),
+        "verify" => verify::main(rest).map(|ok| if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }),
+        "compare" | "bench" => Err(anyhow::anyhow!(
+            "`{task}` is not yet available: it comes with the benchmark issue"
+        )),
+        "help" | "-h" | "--help" => {
+            print!("{HELP}");
+            Ok(ExitCode::SUCCESS)
+        }
+        other => Err(anyhow::anyhow!("no task `{other}`\n\n{HELP}")),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::FAILURE
+    })
+}
+
+/// The cargo that runs us (cargo sets `CARGO` for `cargo run`), or the one on `PATH`.
+fn cargo() -> std::ffi::OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
