@@ -51,12 +51,18 @@ impl Error {
     /// An [`Error::Os`] from the current `errno`, with a description of what failed.
     #[allow(dead_code, reason = "for the modules that call libc through sys")]
     pub(crate) fn last_os(context: impl Into<String>) -> Self {
-        Error::Os { context: context.into(), source: io::Error::last_os_error() }
+        Error::Os {
+            context: context.into(),
+            source: io::Error::last_os_error(),
+        }
     }
 
     /// An [`Error::Os`] from an `io::Error`, with a description of what failed.
     pub(crate) fn os(context: impl Into<String>, source: io::Error) -> Self {
-        Error::Os { context: context.into(), source }
+        Error::Os {
+            context: context.into(),
+            source,
+        }
     }
 
     /// An [`Error::State`]: a call the object's state does not allow.
@@ -67,6 +73,9 @@ impl Error {
 
 impl From<nix::Error> for Error {
     fn from(e: nix::Error) -> Self {
-        Error::Os { context: "system call".into(), source: e.into() }
+        Error::Os {
+            context: "system call".into(),
+            source: e.into(),
+        }
     }
 }

@@ -62,7 +62,11 @@ pub(crate) fn wait_readable(fd: &OwnedFd, timeout: Option<Duration>) -> io::Resu
                 i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
             }
         };
-        let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
         // SAFETY: `pfd` is one valid pollfd and we pass a count of 1.
         match cvt(unsafe { libc::poll(&mut pfd, 1, ms) }) {
             Ok(0) => {

@@ -27,7 +27,11 @@ pub struct Test {
 
 /// A test with the default limit of 60 seconds.
 pub const fn test(name: &'static str, body: fn()) -> Test {
-    Test { name, body, limit: Duration::from_secs(60) }
+    Test {
+        name,
+        body,
+        limit: Duration::from_secs(60),
+    }
 }
 
 /// The environment variable that tells a copy of the binary which test to run.
@@ -37,14 +41,22 @@ const CHILD_VAR: &str = "MP_TEST_HARNESS_CHILD";
 pub fn run(tests: &[Test]) -> ExitCode {
     // In a copy started by the harness: run the one named test and exit.
     if let Ok(name) = std::env::var(CHILD_VAR) {
-        let test = tests.iter().find(|t| t.name == name).expect("harness asked for an unknown test");
+        let test = tests
+            .iter()
+            .find(|t| t.name == name)
+            .expect("harness asked for an unknown test");
         (test.body)();
         return ExitCode::SUCCESS;
     }
 
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
-    let selected: Vec<&Test> =
-        tests.iter().filter(|t| args.is_empty() || args.iter().any(|a| t.name.contains(a.as_str()))).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let selected: Vec<&Test> = tests
+        .iter()
+        .filter(|t| args.is_empty() || args.iter().any(|a| t.name.contains(a.as_str())))
+        .collect();
     println!("\nrunning {} tests", selected.len());
     let exe = std::env::current_exe().expect("the test binary's path");
     let mut failed = Vec::new();
@@ -68,7 +80,10 @@ pub fn run(tests: &[Test]) -> ExitCode {
         }
     }
     let status = if failed.is_empty() { "ok" } else { "FAILED" };
-    println!("\ntest result: {status}. {passed} passed; {} failed; 0 ignored; 0 measured; 0 filtered out\n", failed.len());
+    println!(
+        "\ntest result: {status}. {passed} passed; {} failed; 0 ignored; 0 measured; 0 filtered out\n",
+        failed.len()
+    );
     if failed.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -139,7 +154,10 @@ fn group_alive(pgid: i32) -> bool {
 }
 
 fn kill_group(pgid: i32) {
-    let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), nix::sys::signal::Signal::SIGKILL);
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pgid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
 }
 
 /// Asserts that `f` becomes true within `limit`, checking every few milliseconds.
