@@ -1,0 +1,217 @@
+"""CPython's side of `cargo xtask bench`: the same workloads as the Rust bench binary.
+
+Usage: python3 bench_mp.py NAME [--quick]
+Prints one JSON object: {"name": ..., "unit": ..., "value": ...} measured once; the xtask runs this
+several times, alternating with the Rust side, and takes medians.
+"""
+import json
+import multiprocessing as mp
+import os
+import sys
+import time
+
+QUICK = "--quick" in sys.argv
+
+
+def empty():
+    pass
+
+
+def square(x):
+    return x * x
+
+
+def heavy(x):
+    # Section 8's task: the loop stays a loop in CPython.
+    for _ in range(100_000 if QUICK else 1_000_000):
+        i = x * x
+    return (x, os.getpid())
+
+
+def per_op(fn, n):
+    t = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - t) / n
+
+
+def process_start_join():
+    def once():
+        p = mp.Process(target=empty)
+        p.start()
+        p.join()
+    once()
+    return "ms", per_op(once, 20 if QUICK else 100) * 1e3
+
+
+def pool_lifecycle():
+    def once():
+        pool = mp.Pool(4)
+        pool.terminate()
+        pool.join()
+    return "ms", per_op(once, 3 if QUICK else 10) * 1e3
+
+
+def map_chunk1():
+    with mp.Pool(4) as pool:
+        pool.map(square, range(100), chunksize=1)
+        return "ms", per_op(lambda: pool.map(square, range(100), chunksize=1), 10 if QUICK else 50) * 1e3
+
+
+def map_100k():
+    with mp.Pool(4) as pool:
+        pool.map(square, range(1000))
+        return "ms", per_op(lambda: pool.map(square, range(100_000)), 2 if QUICK else 5) * 1e3
+
+
+def tutorial_speedup():
+    numbers = list(range(100))
+    with mp.Pool(4) as pool:
+        pool.map(square, range(8))
+        t = time.perf_counter()
+        pool.map(heavy, numbers, chunksize=1)
+        pooled = time.perf_counter() - t
+    t = time.perf_counter()
+    for i in numbers:
+        heavy(i)
+    looped = time.perf_counter() - t
+    return "x", looped / pooled
+
+
+def _consume(q, n):
+    for _ in range(n):
+        q.get()
+
+
+def queue_small():
+    n = 20_000 if QUICK else 100_000
+    q = mp.Queue()
+    p = mp.Process(target=_consume, args=(q, n))
+    p.start()
+    t = time.perf_counter()
+    for i in range(n):
+        q.put(i)
+    p.join()
+    return "msgs/s", n / (time.perf_counter() - t)
+
+
+def queue_1mib():
+    n = 50 if QUICK else 200
+    blob = b"x" * (1 << 20)
+    q = mp.Queue()
+    p = mp.Process(target=_consume, args=(q, n))
+    p.start()
+    t = time.perf_counter()
+    for _ in range(n):
+        q.put(blob)
+    p.join()
+    return "MB/s", n * len(blob) / 1e6 / (time.perf_counter() - t)
+
+
+def _echo(conn):
+    # None ends the loop: the child's inherited copy of the other end keeps EOF from coming.
+    while (msg := conn.recv()) is not None:
+        conn.send(msg)
+
+
+def pipe_rtt():
+    n = 2_000 if QUICK else 10_000
+    a, b = mp.Pipe()
+    p = mp.Process(target=_echo, args=(b,))
+    p.start()
+    b.close()
+    a.send(0)
+    a.recv()
+    t = time.perf_counter()
+    for i in range(n):
+        a.send(i)
+        a.recv()
+    took = time.perf_counter() - t
+    a.send(None)
+    p.join()
+    return "us", took / n * 1e6
+
+
+def _drain_bytes(conn, n):
+    for _ in range(n):
+        conn.recv_bytes()
+
+
+def pipe_1mib():
+    n = 200 if QUICK else 1000
+    blob = b"x" * (1 << 20)
+    a, b = mp.Pipe()
+    p = mp.Process(target=_drain_bytes, args=(b, n))
+    p.start()
+    t = time.perf_counter()
+    for _ in range(n):
+        a.send_bytes(blob)
+    p.join()
+    return "MB/s", n * len(blob) / 1e6 / (time.perf_counter() - t)
+
+
+def _increment(val, n):
+    for _ in range(n):
+        with val.get_lock():
+            val.value += 1
+
+
+def value_lock():
+    n = 50_000 if QUICK else 200_000
+    val = mp.Value("i", 0)
+    ps = [mp.Process(target=_increment, args=(val, n)) for _ in range(2)]
+    t = time.perf_counter()
+    for p in ps:
+        p.start()
+    for p in ps:
+        p.join()
+    took = time.perf_counter() - t
+    assert val.value == 2 * n
+    return "increments/s", 2 * n / took
+
+
+def _dict_ops(d, n, k):
+    for i in range(n):
+        d[k] = i
+        d[k]
+
+
+def manager_dict():
+    n = 2_000 if QUICK else 10_000
+    with mp.Manager() as m:
+        d = m.dict()
+        t = time.perf_counter()
+        _dict_ops(d, n, "k")
+        return "ops/s", 2 * n / (time.perf_counter() - t)
+
+
+def manager_dict_4():
+    n = 1_000 if QUICK else 5_000
+    with mp.Manager() as m:
+        d = m.dict()
+        ps = [mp.Process(target=_dict_ops, args=(d, n, f"k{i}")) for i in range(4)]
+        t = time.perf_counter()
+        for p in ps:
+            p.start()
+        for p in ps:
+            p.join()
+        return "ops/s", 4 * 2 * n / (time.perf_counter() - t)
+
+
+def manager_start():
+    def once():
+        m = mp.Manager()
+        m.shutdown()
+    return "ms", per_op(once, 3 if QUICK else 10) * 1e3
+
+
+WORKLOADS = {f.__name__: f for f in [
+    process_start_join, pool_lifecycle, map_chunk1, map_100k, tutorial_speedup, queue_small,
+    queue_1mib, pipe_rtt, pipe_1mib, value_lock, manager_dict, manager_dict_4, manager_start,
+]}
+
+if __name__ == "__main__":
+    mp.set_start_method("fork")
+    name = sys.argv[1]
+    unit, value = WORKLOADS[name]()
+    print(json.dumps({"name": name, "unit": unit, "value": value}))
