@@ -90,11 +90,11 @@ pub struct Mismatch {
 
 impl fmt::Display for Mismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "first mismatch at output line {}:", self.line)?;
-        writeln!(f, "  expected: {}", self.expected)?;
+        writeln!(f, "  first mismatch at output line {}:", self.line)?;
+        writeln!(f, "    expected: {}", self.expected)?;
         match &self.got {
-            Some(got) => write!(f, "  got:      `{got}`"),
-            None => write!(f, "  got:      the end of the output"),
+            Some(got) => write!(f, "    got:      `{got}`"),
+            None => write!(f, "    got:      the end of the output"),
         }
     }
 }

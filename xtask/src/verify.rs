@@ -9,13 +9,14 @@
 use crate::pattern::Pattern;
 use crate::registry::{self, Example, EXAMPLES};
 use anyhow::{bail, Context};
-use nix::sys::signal::{killpg, Signal};
+use nix::sys::signal::{killpg, SigSet, Signal};
 use nix::unistd::Pid;
 use std::fmt::Write as _;
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -24,9 +25,13 @@ const EXIT_GRACE: Duration = Duration::from_millis(500);
 /// How long to wait for the output pipes to close once every process of the group is gone.
 const PIPE_GRACE: Duration = Duration::from_secs(5);
 
+/// The process group of the example running now, or 0, for the interrupt watcher.
+static RUNNING_GROUP: AtomicI32 = AtomicI32::new(0);
+
 /// Runs the task; returns whether every example passed.
 pub fn main(args: &[String]) -> anyhow::Result<bool> {
     let (ids, repeat) = parse_args(args)?;
+    watch_interrupts()?;
     let selected = if ids.is_empty() {
         EXAMPLES.iter().collect()
     } else {
@@ -68,6 +73,34 @@ pub fn main(args: &[String]) -> anyhow::Result<bool> {
         );
     }
     Ok(failed.is_empty())
+}
+
+/// Kills the running example's process group when verify is interrupted, then exits.
+///
+/// An example runs in a process group of its own, so a Ctrl-C at the terminal reaches verify but
+/// not the example, which would live on. SIGINT, SIGTERM and SIGHUP are blocked here, before any
+/// other thread starts (threads inherit the mask; std clears it in the processes it spawns), and
+/// taken by one thread with `sigwait`.
+fn watch_interrupts() -> anyhow::Result<()> {
+    let mut signals = SigSet::empty();
+    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        signals.add(signal);
+    }
+    signals
+        .thread_block()
+        .context("blocking SIGINT, SIGTERM and SIGHUP")?;
+    std::thread::spawn(move || {
+        let Ok(signal) = signals.wait() else { return };
+        let pgid = RUNNING_GROUP.load(Ordering::SeqCst);
+        if pgid > 0 {
+            let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+            eprintln!("\nverify: interrupted by {signal}; killed the running example's process group {pgid}");
+        } else {
+            eprintln!("\nverify: interrupted by {signal}");
+        }
+        std::process::exit(128 + signal as i32);
+    });
+    Ok(())
 }
 
 fn parse_args(args: &[String]) -> anyhow::Result<(Vec<String>, u32)> {
@@ -211,6 +244,7 @@ fn run_example(bin: &Path, args: &[&str], dir: &Path, timeout: Duration) -> anyh
         .spawn()
         .context("spawning it")?;
     let pgid = Pid::from_raw(i32::try_from(child.id()).context("a PID that fits in pid_t")?);
+    RUNNING_GROUP.store(pgid.as_raw(), Ordering::SeqCst);
 
     // Read both pipes on threads, so that a chatty example cannot fill one and stall.
     let (tx, rx) = mpsc::channel();
@@ -270,6 +304,8 @@ fn run_example(bin: &Path, args: &[&str], dir: &Path, timeout: Duration) -> anyh
             }
         }
     }
+
+    RUNNING_GROUP.store(0, Ordering::SeqCst);
 
     // Every process of the group is gone, so the pipes close, unless a process escaped the group
     // (setsid) holding them: then give up on the rest of the output instead of hanging.
