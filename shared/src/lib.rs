@@ -31,12 +31,18 @@
 pub mod codec;
 mod connection;
 mod error;
+mod heap;
 mod process;
+mod synchronize;
 mod sys;
 
 pub use connection::{Connection, Pipe, DEFAULT_MAX_MESSAGE_SIZE};
 pub use error::{Error, Result};
 pub use process::{
     active_children, cpu_count, current_process, freeze_support, parent_process, Process, ProcessInfo,
+};
+pub use synchronize::{
+    BoundedSemaphore, Lock, LockGuard, RLock, RLockGuard, Semaphore, SemaphoreGuard, SyncLock,
+    OWNER_CHECK_INTERVAL, SEM_VALUE_MAX,
 };
 pub use sys::signal::signal_name;

@@ -10,6 +10,8 @@
 
 use std::io;
 
+pub(crate) mod futex;
+pub(crate) mod mman;
 pub(crate) mod signal;
 pub(crate) mod socket;
 pub(crate) mod stdlib;

@@ -1,0 +1,402 @@
+//! Process-shared synchronization, checked with real processes: Lock, RLock, Semaphore,
+//! BoundedSemaphore, Event, Condition and Barrier, against CPython's semantics
+//! (`Lib/test/_test_multiprocessing.py`, `Lib/test/lock_tests.py`).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{test, Test};
+use multiprocessing::{BoundedSemaphore, Lock, Process, RLock, Semaphore};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Starts `target(args)` in a child process.
+fn spawn<A>(target: fn(A), args: A) -> Process
+where
+    A: serde::Serialize + serde::de::DeserializeOwned + 'static,
+{
+    let mut p = Process::new(target, args);
+    p.start().expect("start a child");
+    p
+}
+
+/// Joins `p` within a generous bound and returns its exit code.
+fn join(p: &Process) -> i32 {
+    assert!(
+        p.join_timeout(Duration::from_secs(20)).unwrap(),
+        "child did not end in time"
+    );
+    p.exitcode().expect("joined")
+}
+
+/// The number of our shared memory segments this process maps.
+fn shared_mappings() -> usize {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    maps.lines().filter(|l| l.contains("memfd:mp-heap")).count()
+}
+
+/// The number of descriptors of our shared memory segments this process has open. (Only
+/// those: the process registry keeps a joined child's pidfd until the next start.)
+fn shared_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| target.to_string_lossy().contains("memfd:mp-heap"))
+        .count()
+}
+
+// ---- Lock -----------------------------------------------------------------------------------
+
+fn lock_release_from_another_process() {
+    fn release_it(lock: Lock) {
+        lock.release().expect("any process may release a Lock");
+    }
+    let lock = Lock::new().unwrap();
+    lock.acquire().keep();
+    let p = spawn(release_it, lock.clone());
+    assert_eq!(join(&p), 0);
+    assert!(!lock.is_locked(), "the child's release is seen by the parent");
+    assert!(lock.try_acquire().is_some());
+}
+
+fn lock_release_unlocked_is_error() {
+    let lock = Lock::new().unwrap();
+    let err = lock.release().unwrap_err();
+    assert!(err.to_string().contains("not locked"), "{err}");
+    let guard = lock.acquire();
+    drop(guard);
+    assert!(lock.release().is_err(), "the guard released it already");
+}
+
+fn lock_acquire_timeout_within_bound() {
+    fn hold((lock, ready): (Lock, Semaphore)) {
+        let _held = lock.acquire();
+        ready.release().unwrap();
+        std::thread::sleep(Duration::from_secs(3));
+    }
+    let lock = Lock::new().unwrap();
+    let ready = Semaphore::new(0).unwrap();
+    let p = spawn(hold, (lock.clone(), ready.clone()));
+    ready.acquire().keep();
+    for timeout in [ms(0), ms(50), ms(300)] {
+        let started = Instant::now();
+        assert!(lock.acquire_timeout(timeout).is_none());
+        let took = started.elapsed();
+        assert!(
+            took >= timeout,
+            "returned before the timeout: {took:?} < {timeout:?}"
+        );
+        assert!(
+            took < timeout + ms(1500),
+            "returned long after the timeout: {took:?}"
+        );
+    }
+    assert!(lock.try_acquire().is_none());
+    p.kill().unwrap();
+    join(&p);
+}
+
+fn lock_waiter_sleeps_until_release() {
+    fn hold_then_release((lock, ready): (Lock, Semaphore)) {
+        let _held = lock.acquire();
+        ready.release().unwrap();
+        std::thread::sleep(ms(300));
+    }
+    let lock = Lock::new().unwrap();
+    let ready = Semaphore::new(0).unwrap();
+    let p = spawn(hold_then_release, (lock.clone(), ready.clone()));
+    ready.acquire().keep();
+    let started = Instant::now();
+    let guard = lock
+        .acquire_timeout(Duration::from_secs(10))
+        .expect("released by the child");
+    let took = started.elapsed();
+    assert!(
+        took >= ms(200),
+        "acquired while the child still held it: {took:?}"
+    );
+    assert!(!guard.owner_died(), "the child released it properly");
+    drop(guard);
+    assert_eq!(join(&p), 0);
+}
+
+fn lock_owner_killed_is_recovered() {
+    fn hold_forever((lock, ready): (Lock, Semaphore)) {
+        lock.acquire().keep();
+        ready.release().unwrap();
+        std::thread::sleep(Duration::from_secs(60));
+    }
+    let lock = Lock::new().unwrap();
+    let ready = Semaphore::new(0).unwrap();
+    let p = spawn(hold_forever, (lock.clone(), ready.clone()));
+    ready.acquire().keep();
+    assert!(lock.try_acquire().is_none(), "the child holds it");
+    // Kill it but do not reap it yet: a zombie must count as dead.
+    p.kill().unwrap();
+    let started = Instant::now();
+    let guard = lock
+        .acquire_timeout(Duration::from_secs(10))
+        .expect("recovered from the dead holder");
+    assert!(guard.owner_died(), "the new holder is told the old one died");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "recovery took {:?}",
+        started.elapsed()
+    );
+    drop(guard);
+    // The lock works normally afterwards, and the signal was given once.
+    let again = lock.acquire();
+    assert!(!again.owner_died());
+    drop(again);
+    assert_eq!(join(&p), -9);
+}
+
+fn lock_owner_died_while_waiters_sleep() {
+    fn hold_forever((lock, ready): (Lock, Semaphore)) {
+        lock.acquire().keep();
+        ready.release().unwrap();
+        std::thread::sleep(Duration::from_secs(60));
+    }
+    fn wait_for_it(lock: Lock) {
+        let guard = lock.acquire_timeout(Duration::from_secs(10)).expect("recovered");
+        std::thread::sleep(ms(20));
+        drop(guard);
+    }
+    let lock = Lock::new().unwrap();
+    let ready = Semaphore::new(0).unwrap();
+    let holder = spawn(hold_forever, (lock.clone(), ready.clone()));
+    ready.acquire().keep();
+    let waiters: Vec<Process> = (0..3).map(|_| spawn(wait_for_it, lock.clone())).collect();
+    std::thread::sleep(ms(100));
+    holder.kill().unwrap();
+    for w in &waiters {
+        assert_eq!(join(w), 0, "every waiter gets the lock in turn");
+    }
+    assert_eq!(join(&holder), -9);
+    assert!(!lock.is_locked());
+}
+
+// ---- RLock ----------------------------------------------------------------------------------
+
+fn rlock_recursion_and_ownership() {
+    fn foreign((lock,): (RLock,)) {
+        assert!(!lock.is_owned(), "a child does not own its parent's RLock");
+        assert!(lock.release().is_err(), "only the owner releases an RLock");
+        assert!(lock.try_acquire().is_none());
+        assert!(lock.acquire_timeout(ms(100)).is_none());
+    }
+    let lock = RLock::new().unwrap();
+    let a = lock.acquire();
+    let b = lock.acquire();
+    let c = lock.try_acquire().expect("the owner re-enters");
+    assert_eq!(lock.recursion(), 3);
+    let p = spawn(foreign, (lock.clone(),));
+    assert_eq!(join(&p), 0);
+    drop(c);
+    drop(b);
+    assert!(lock.is_owned());
+    drop(a);
+    assert!(!lock.is_owned());
+    assert!(lock.release().is_err(), "released too many times");
+}
+
+fn rlock_waiter_gets_it_after_full_release() {
+    fn take((lock, ready): (RLock, Semaphore)) {
+        ready.release().unwrap();
+        let g = lock
+            .acquire_timeout(Duration::from_secs(10))
+            .expect("freed by the parent");
+        assert_eq!(lock.recursion(), 1);
+        drop(g);
+    }
+    let lock = RLock::new().unwrap();
+    let ready = Semaphore::new(0).unwrap();
+    let a = lock.acquire();
+    let b = lock.acquire();
+    let p = spawn(take, (lock.clone(), ready.clone()));
+    ready.acquire().keep();
+    std::thread::sleep(ms(50));
+    drop(b);
+    std::thread::sleep(ms(100));
+    assert!(p.exitcode().is_none(), "one level is still held");
+    drop(a);
+    assert_eq!(join(&p), 0);
+}
+
+fn rlock_owner_killed_is_recovered() {
+    fn hold_forever((lock, ready): (RLock, Semaphore)) {
+        lock.acquire().keep();
+        lock.acquire().keep();
+        ready.release().unwrap();
+        std::thread::sleep(Duration::from_secs(60));
+    }
+    let lock = RLock::new().unwrap();
+    let ready = Semaphore::new(0).unwrap();
+    let p = spawn(hold_forever, (lock.clone(), ready.clone()));
+    ready.acquire().keep();
+    p.kill().unwrap();
+    let guard = lock.acquire_timeout(Duration::from_secs(10)).expect("recovered");
+    assert!(guard.owner_died());
+    assert_eq!(
+        lock.recursion(),
+        1,
+        "the dead holder's recursion does not carry over"
+    );
+    drop(guard);
+    assert!(!lock.is_owned());
+    assert_eq!(join(&p), -9);
+}
+
+// ---- Semaphore and BoundedSemaphore ---------------------------------------------------------
+
+fn semaphore_waiter_woken_by_release() {
+    fn take(sem: Semaphore) {
+        sem.acquire_timeout(Duration::from_secs(10))
+            .expect("released by the parent")
+            .keep();
+    }
+    let sem = Semaphore::new(0).unwrap();
+    let p = spawn(take, sem.clone());
+    std::thread::sleep(ms(100));
+    assert!(p.exitcode().is_none(), "no unit yet");
+    sem.release().unwrap();
+    assert_eq!(join(&p), 0);
+    assert_eq!(sem.get_value(), 0);
+}
+
+fn semaphore_timeout_within_bound() {
+    let sem = Semaphore::new(0).unwrap();
+    for timeout in [ms(0), ms(50), ms(300)] {
+        let started = Instant::now();
+        assert!(sem.acquire_timeout(timeout).is_none());
+        let took = started.elapsed();
+        assert!(
+            took >= timeout && took < timeout + ms(1500),
+            "{took:?} for {timeout:?}"
+        );
+    }
+}
+
+fn semaphore_counts_across_processes() {
+    fn take_two(sem: Semaphore) {
+        sem.acquire().keep();
+        sem.acquire().keep();
+    }
+    let sem = Semaphore::new(5).unwrap();
+    let p = spawn(take_two, sem.clone());
+    assert_eq!(join(&p), 0);
+    assert_eq!(sem.get_value(), 3);
+    let sem = Semaphore::new(multiprocessing::SEM_VALUE_MAX).unwrap();
+    assert!(sem.release().is_err(), "past SEM_VALUE_MAX");
+}
+
+fn bounded_semaphore_refuses_reliably() {
+    fn release_once((sem, go): (BoundedSemaphore, Semaphore)) {
+        go.acquire().keep();
+        sem.release().expect("refused");
+    }
+    let sem = BoundedSemaphore::new(2).unwrap();
+    assert!(sem.release().is_err(), "already at its initial value");
+    // Two units out; six processes race to give back one each: exactly two may succeed.
+    sem.acquire().keep();
+    sem.acquire().keep();
+    let go = Semaphore::new(0).unwrap();
+    let racers: Vec<Process> = (0..6)
+        .map(|_| spawn(release_once, (sem.clone(), go.clone())))
+        .collect();
+    for _ in 0..6 {
+        go.release().unwrap();
+    }
+    let succeeded = racers.iter().filter(|p| join(p) == 0).count();
+    assert_eq!(succeeded, 2, "only as many releases as units taken");
+    assert_eq!(sem.get_value(), 2);
+}
+
+// ---- Resources ------------------------------------------------------------------------------
+
+fn no_shared_memory_left_behind() {
+    fn use_them((lock, rlock, sem): (Lock, RLock, Semaphore)) {
+        drop(lock.acquire());
+        drop(rlock.acquire());
+        drop(sem.acquire());
+    }
+    let (maps, fds) = (shared_mappings(), shared_fds());
+    {
+        let lock = Lock::new().unwrap();
+        let rlock = RLock::new().unwrap();
+        let sem = Semaphore::new(1).unwrap();
+        let bounded = BoundedSemaphore::new(1).unwrap();
+        let many: Vec<Lock> = (0..5000).map(|_| Lock::new().unwrap()).collect();
+        assert!(shared_mappings() > maps);
+        assert!(shared_fds() > fds);
+        let p = spawn(use_them, (lock.clone(), rlock.clone(), sem.clone()));
+        assert_eq!(join(&p), 0);
+        drop((lock, rlock, sem, bounded, many));
+    }
+    assert_eq!(
+        shared_mappings(),
+        maps,
+        "every segment is unmapped once its objects are dropped"
+    );
+    assert_eq!(shared_fds(), fds, "every segment's descriptor is closed");
+}
+
+fn serde_round_trip_shares_the_lock() {
+    let lock = Lock::new().unwrap();
+    let bytes = multiprocessing::codec::encode(&lock).unwrap();
+    let copy: Lock = multiprocessing::codec::decode(&bytes).unwrap();
+    let _held = lock.acquire();
+    assert!(copy.is_locked(), "the copy is the same lock");
+    assert!(copy.try_acquire().is_none());
+}
+
+fn main() -> std::process::ExitCode {
+    const TESTS: &[Test] = &[
+        test(
+            "lock_release_from_another_process",
+            lock_release_from_another_process,
+        ),
+        test("lock_release_unlocked_is_error", lock_release_unlocked_is_error),
+        test(
+            "lock_acquire_timeout_within_bound",
+            lock_acquire_timeout_within_bound,
+        ),
+        test(
+            "lock_waiter_sleeps_until_release",
+            lock_waiter_sleeps_until_release,
+        ),
+        test("lock_owner_killed_is_recovered", lock_owner_killed_is_recovered),
+        test(
+            "lock_owner_died_while_waiters_sleep",
+            lock_owner_died_while_waiters_sleep,
+        ),
+        test("rlock_recursion_and_ownership", rlock_recursion_and_ownership),
+        test(
+            "rlock_waiter_gets_it_after_full_release",
+            rlock_waiter_gets_it_after_full_release,
+        ),
+        test("rlock_owner_killed_is_recovered", rlock_owner_killed_is_recovered),
+        test(
+            "semaphore_waiter_woken_by_release",
+            semaphore_waiter_woken_by_release,
+        ),
+        test("semaphore_timeout_within_bound", semaphore_timeout_within_bound),
+        test(
+            "semaphore_counts_across_processes",
+            semaphore_counts_across_processes,
+        ),
+        test(
+            "bounded_semaphore_refuses_reliably",
+            bounded_semaphore_refuses_reliably,
+        ),
+        test("no_shared_memory_left_behind", no_shared_memory_left_behind),
+        test(
+            "serde_round_trip_shares_the_lock",
+            serde_round_trip_shares_the_lock,
+        ),
+    ];
+    common::run(TESTS)
+}
