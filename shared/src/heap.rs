@@ -221,7 +221,6 @@ impl SharedBlock {
     }
 
     /// The two bytes at `offset` (a multiple of 2), as an atomic.
-    #[allow(dead_code, reason = "for sharedctypes and the other engineers' objects")]
     pub(crate) fn atomic_u16(&self, offset: usize) -> &AtomicU16 {
         let ptr = self.at(offset, 2).cast::<u16>();
         // SAFETY: `at` checked bounds and alignment (the block itself is 8-aligned); the
@@ -238,7 +237,6 @@ impl SharedBlock {
     }
 
     /// The eight bytes at `offset` (a multiple of 8), as an atomic.
-    #[allow(dead_code, reason = "for sharedctypes and the other engineers' objects")]
     pub(crate) fn atomic_u64(&self, offset: usize) -> &AtomicU64 {
         let ptr = self.at(offset, 8).cast::<u64>();
         // SAFETY: `at` checked bounds and alignment (the block itself is 8-aligned); the

@@ -33,6 +33,7 @@ mod connection;
 mod error;
 mod heap;
 mod process;
+mod sharedctypes;
 mod synchronize;
 mod sys;
 
@@ -41,6 +42,7 @@ pub use error::{Error, Result};
 pub use process::{
     active_children, cpu_count, current_process, freeze_support, parent_process, Process, ProcessInfo,
 };
+pub use sharedctypes::{Array, Element, RawArray, RawValue, Value};
 pub use synchronize::{
     BoundedSemaphore, Lock, LockGuard, RLock, RLockGuard, Semaphore, SemaphoreGuard, SyncLock,
     OWNER_CHECK_INTERVAL, SEM_VALUE_MAX,

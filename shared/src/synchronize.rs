@@ -157,7 +157,7 @@ fn mutex_release(word: &AtomicU32) -> bool {
 /// Behaviour a [`Condition`] needs from its lock; implemented by [`Lock`] and [`RLock`] only.
 pub trait SyncLock: private::Sealed {}
 
-mod private {
+pub(crate) mod private {
     use crate::error::Result;
     use std::time::Duration;
 

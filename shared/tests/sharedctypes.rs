@@ -1,0 +1,214 @@
+//! Value, Array, RawValue and RawArray in memory that processes really share.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{test, Test};
+use multiprocessing::{Array, Lock, Process, RawArray, RawValue, Value};
+
+fn spawn<A>(target: fn(A), args: A) -> Process
+where
+    A: serde::Serialize + serde::de::DeserializeOwned + 'static,
+{
+    let mut p = Process::new(target, args);
+    p.start().expect("start a child");
+    p
+}
+
+fn join(p: &Process) -> i32 {
+    assert!(
+        p.join_timeout(Duration::from_secs(60)).unwrap(),
+        "child did not end in time"
+    );
+    p.exitcode().expect("joined")
+}
+
+fn shared_mappings() -> usize {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    maps.lines().filter(|l| l.contains("memfd:mp-heap")).count()
+}
+
+fn tutorial_value_and_array() {
+    fn worker((val, arr): (Value<i32>, Array<i32>)) {
+        {
+            let _guard = val.get_lock().acquire();
+            val.set(val.get() + 1);
+        }
+        for i in 0..arr.len() {
+            arr.set(i, arr.get(i) + 1);
+        }
+    }
+    let val = Value::new(0).unwrap();
+    let arr = Array::new(&[0, 1, 2, 3]).unwrap();
+    let p = spawn(worker, (val.clone(), arr.clone()));
+    assert_eq!(join(&p), 0);
+    assert_eq!(val.get(), 1, "the child's write is seen by the parent");
+    assert_eq!(arr.to_vec(), [1, 2, 3, 4]);
+    assert_eq!(format!("{arr:?}"), "[1, 2, 3, 4]");
+}
+
+const INCREMENTS: i64 = 200_000;
+
+fn add_under_lock(counter: Value<i64>) {
+    for _ in 0..INCREMENTS {
+        let _guard = counter.get_lock().acquire();
+        counter.set(counter.get() + 1);
+    }
+}
+
+fn exact_total_under_contention() {
+    let counter = Value::new(0i64).unwrap();
+    let workers: Vec<Process> = (0..2).map(|_| spawn(add_under_lock, counter.clone())).collect();
+    for w in &workers {
+        assert_eq!(join(w), 0);
+    }
+    assert_eq!(counter.get(), 2 * INCREMENTS, "no increment lost under the lock");
+}
+
+fn exact_total_with_a_supplied_lock() {
+    fn add(counter: Value<u32, Lock>) {
+        for _ in 0..50_000 {
+            let _guard = counter.get_lock().acquire();
+            // get/set inside the held Lock do not deadlock (they would in Python).
+            counter.set(counter.get() + 1);
+        }
+    }
+    let counter = Value::with_lock(0u32, Lock::new().unwrap()).unwrap();
+    let workers: Vec<Process> = (0..2).map(|_| spawn(add, counter.clone())).collect();
+    for w in &workers {
+        assert_eq!(join(w), 0);
+    }
+    assert_eq!(counter.get(), 100_000);
+    assert!(!counter.get_lock().is_locked());
+}
+
+/// One shared number or array of each narrow element type.
+type NarrowTypes = (
+    RawValue<i8>,
+    RawValue<u8>,
+    RawValue<i16>,
+    RawValue<u16>,
+    RawArray<i32>,
+    RawArray<u32>,
+);
+
+fn every_element_type_round_trips() {
+    fn write_all(args: NarrowTypes) {
+        let (a, b, c, d, e, f) = args;
+        a.set(-128);
+        b.set(255);
+        c.set(-32768);
+        d.set(65535);
+        e.set_slice(0, &[i32::MIN, -1, i32::MAX]);
+        f.set(1, u32::MAX);
+    }
+    fn write_wide((g, h, i, j): (Value<i64>, Value<u64>, Array<f32>, Array<f64>)) {
+        g.set(i64::MIN);
+        h.set(u64::MAX);
+        i.set(0, -1.5);
+        j.set_slice(0, &[f64::MAX, f64::MIN_POSITIVE, -0.0]);
+    }
+    let (a, b, c, d) = (
+        RawValue::new(0i8).unwrap(),
+        RawValue::new(0u8).unwrap(),
+        RawValue::new(0i16).unwrap(),
+        RawValue::new(0u16).unwrap(),
+    );
+    let (e, f) = (
+        RawArray::<i32>::zeroed(3).unwrap(),
+        RawArray::<u32>::zeroed(2).unwrap(),
+    );
+    let p = spawn(
+        write_all,
+        (a.clone(), b.clone(), c.clone(), d.clone(), e.clone(), f.clone()),
+    );
+    assert_eq!(join(&p), 0);
+    assert_eq!((a.get(), b.get(), c.get(), d.get()), (-128, 255, -32768, 65535));
+    assert_eq!(e.to_vec(), [i32::MIN, -1, i32::MAX]);
+    assert_eq!(f.to_vec(), [0, u32::MAX]);
+
+    let (g, h) = (Value::new(0i64).unwrap(), Value::new(0u64).unwrap());
+    let (i, j) = (Array::<f32>::zeroed(1).unwrap(), Array::<f64>::zeroed(3).unwrap());
+    let p = spawn(write_wide, (g.clone(), h.clone(), i.clone(), j.clone()));
+    assert_eq!(join(&p), 0);
+    assert_eq!((g.get(), h.get(), i.get(0)), (i64::MIN, u64::MAX, -1.5));
+    let got = j.to_vec();
+    assert_eq!(got[..2], [f64::MAX, f64::MIN_POSITIVE]);
+    assert!(got[2] == 0.0 && got[2].is_sign_negative());
+}
+
+fn array_indexing_slices_and_iteration() {
+    let arr = Array::<i32>::zeroed(5).unwrap();
+    assert_eq!(arr.to_vec(), [0; 5], "an array made by size starts zeroed");
+    arr.set_slice(1, &[1, 2, 3]);
+    assert_eq!(arr.slice(1..4), [1, 2, 3]);
+    assert_eq!(arr.slice(..=1), [0, 1]);
+    assert_eq!(arr.slice(3..), [3, 0]);
+    assert_eq!(arr.iter().collect::<Vec<_>>(), [0, 1, 2, 3, 0]);
+    assert_eq!(arr.iter().len(), 5);
+    assert!(
+        std::panic::catch_unwind(|| arr.get(5)).is_err(),
+        "index 5 of 5 is out of range"
+    );
+    assert!(std::panic::catch_unwind(|| arr.slice(2..6)).is_err());
+    assert!(std::panic::catch_unwind(|| arr.set_slice(4, &[1, 2])).is_err());
+    // A failed access leaves the lock free and the data intact.
+    assert!(!arr.get_lock().is_owned());
+    assert_eq!(arr.to_vec(), [0, 1, 2, 3, 0]);
+    let empty = RawArray::<u8>::new(&[]).unwrap();
+    assert!(empty.is_empty());
+    assert_eq!(empty.to_vec(), Vec::<u8>::new());
+}
+
+fn serde_round_trip_shares_memory() {
+    let val = Value::new(1i32).unwrap();
+    let bytes = multiprocessing::codec::encode(&val).unwrap();
+    let copy: Value<i32> = multiprocessing::codec::decode(&bytes).unwrap();
+    copy.set(42);
+    assert_eq!(val.get(), 42);
+    let _held = val.get_lock().acquire();
+    assert!(copy.get_lock().is_owned(), "the copy has the same lock");
+}
+
+fn no_shared_memory_left_behind() {
+    fn touch((v, a): (Value<f64>, Array<u8>)) {
+        v.set(1.0);
+        a.set(0, 1);
+    }
+    let before = shared_mappings();
+    {
+        let v = Value::new(0.0).unwrap();
+        let a = Array::<u8>::zeroed(100_000).unwrap();
+        let raws: Vec<RawValue<i32>> = (0..3000).map(|i| RawValue::new(i).unwrap()).collect();
+        assert!(shared_mappings() > before);
+        let p = spawn(touch, (v.clone(), a.clone()));
+        assert_eq!(join(&p), 0);
+        assert_eq!((v.get(), a.get(0)), (1.0, 1));
+        drop((v, a, raws));
+    }
+    assert_eq!(
+        shared_mappings(),
+        before,
+        "every segment is unmapped once its objects are dropped"
+    );
+}
+
+fn main() -> std::process::ExitCode {
+    const TESTS: &[Test] = &[
+        test("tutorial_value_and_array", tutorial_value_and_array),
+        test("exact_total_under_contention", exact_total_under_contention),
+        test(
+            "exact_total_with_a_supplied_lock",
+            exact_total_with_a_supplied_lock,
+        ),
+        test("every_element_type_round_trips", every_element_type_round_trips),
+        test(
+            "array_indexing_slices_and_iteration",
+            array_indexing_slices_and_iteration,
+        ),
+        test("serde_round_trip_shares_memory", serde_round_trip_shares_memory),
+        test("no_shared_memory_left_behind", no_shared_memory_left_behind),
+    ];
+    common::run(TESTS)
+}
