@@ -9,8 +9,9 @@
 use crate::pattern::Pattern;
 use crate::registry::{self, Example, EXAMPLES};
 use anyhow::{bail, Context};
-use nix::sys::signal::{killpg, SigSet, Signal};
+use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use std::fmt::Write as _;
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -78,27 +79,26 @@ pub fn main(args: &[String]) -> anyhow::Result<bool> {
 /// Kills the running example's process group when verify is interrupted, then exits.
 ///
 /// An example runs in a process group of its own, so a Ctrl-C at the terminal reaches verify but
-/// not the example, which would live on. SIGINT, SIGTERM and SIGHUP are blocked here, before any
-/// other thread starts (threads inherit the mask; std clears it in the processes it spawns), and
-/// taken by one thread with `sigwait`.
+/// not the example, which would live on. The signals are caught with handlers rather than blocked:
+/// a blocked signal stays blocked in every process we spawn (std does not reset the mask), and an
+/// example whose SIGTERM is blocked cannot be terminated. Handlers, unlike a mask, are reset by
+/// `exec`.
 fn watch_interrupts() -> anyhow::Result<()> {
-    let mut signals = SigSet::empty();
-    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
-        signals.add(signal);
-    }
-    signals
-        .thread_block()
-        .context("blocking SIGINT, SIGTERM and SIGHUP")?;
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .context("installing handlers for SIGINT, SIGTERM and SIGHUP")?;
     std::thread::spawn(move || {
-        let Ok(signal) = signals.wait() else { return };
+        let Some(signal) = signals.forever().next() else {
+            return;
+        };
         let pgid = RUNNING_GROUP.load(Ordering::SeqCst);
+        let name = Signal::try_from(signal).map_or_else(|_| signal.to_string(), |s| s.to_string());
         if pgid > 0 {
             let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
-            eprintln!("\nverify: interrupted by {signal}; killed the running example's process group {pgid}");
+            eprintln!("\nverify: interrupted by {name}; killed the running example's process group {pgid}");
         } else {
-            eprintln!("\nverify: interrupted by {signal}");
+            eprintln!("\nverify: interrupted by {name}");
         }
-        std::process::exit(128 + signal as i32);
+        std::process::exit(128 + signal);
     });
     Ok(())
 }
