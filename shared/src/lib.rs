@@ -32,6 +32,7 @@ pub mod codec;
 mod connection;
 mod error;
 mod heap;
+mod pool;
 mod process;
 mod sharedctypes;
 mod synchronize;
@@ -39,6 +40,9 @@ mod sys;
 
 pub use connection::{Connection, Pipe, DEFAULT_MAX_MESSAGE_SIZE};
 pub use error::{Error, Result};
+pub use pool::{
+    default_chunksize, AsyncResult, IMapIterator, Pool, PoolBuilder, PoolStats, WorkerStats, PREFETCH,
+};
 pub use process::{
     active_children, cpu_count, current_process, freeze_support, parent_process, Process, ProcessInfo,
 };

@@ -12,6 +12,7 @@ use std::io;
 
 pub(crate) mod futex;
 pub(crate) mod mman;
+pub(crate) mod poll;
 pub(crate) mod signal;
 pub(crate) mod socket;
 pub(crate) mod stdlib;
