@@ -7,10 +7,20 @@
 //!
 //! # Fork safety
 //! `fork` copies only the calling thread. A child started from a multi-threaded parent may find
-//! a lock (the allocator's, stdout's) held forever by a thread that does not exist in the child.
-//! Start processes from a single-threaded parent, or before other threads are spawned; the
-//! `forkserver` start method lifts this restriction.
-
+//! a lock held forever by a thread that does not exist in the child. The runtime protects the
+//! locks it knows the child will take: [`Process::start`] holds stdout's and stderr's locks and
+//! the runtime's own process tables across the `fork`, so the child finds them free, and glibc's
+//! `malloc` resets its own locks in the child. Locks of your own that another thread holds at
+//! the moment of the `fork` stay held in the child: start processes from a single-threaded
+//! parent, or before other threads are spawned, or make sure the child never takes them.
+//!
+//! # When the parent dies
+//! At the parent's normal exit (`main` returns, or [`std::process::exit`]) its daemon children
+//! are terminated and the others joined, as CPython does. If the parent dies without exiting
+//! normally (killed by a signal, `abort`, `_exit`), nothing stops its children: daemon or not,
+//! they run on, adopted by `init` (or the nearest subreaper), which reaps them when they end.
+//! This is also CPython's behaviour under `fork`. The runtime does not set `PR_SET_PDEATHSIG`
+//! (a signal on parent death) today; that belongs to the parent-death work of issue 9.
 #![allow(
     unsafe_code,
     reason = "fork is the one unsafe call a process runtime cannot avoid"
@@ -18,7 +28,7 @@
 
 use std::fmt;
 use std::io::Write;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard, Once, PoisonError};
 use std::time::{Duration, Instant};
@@ -32,7 +42,8 @@ use crate::sys::{signal, stdlib, unistd, wait};
 /// A child process that runs `target(args)`, like Python's `multiprocessing.Process`.
 ///
 /// Build it with [`Process::new`], optionally name it or make it a daemon, then [`start`] it
-/// and [`join`] it.
+/// and [`join`] it. Names follow CPython: the first process a program makes is `Process-1`,
+/// the next `Process-2`, and the first child made by `Process-1` is `Process-1:1`.
 ///
 /// # Examples
 ///
@@ -67,11 +78,17 @@ use crate::sys::{signal, stdlib, unistd, wait};
 /// # Ok::<(), multiprocessing::Error>(())
 /// ```
 ///
+/// # Panics in the child
+/// A panic in the target does not reach the parent: the child prints `Process <name>:` and the
+/// panic message to stderr (as CPython prints `Process Process-1:` and the traceback) and ends
+/// with exit code 1.
+///
 /// # Drop
-/// Dropping a `Process` that is still running does not kill or wait for it, as in Python: the
-/// child runs on and stays registered, so [`active_children`] still lists it, the next
-/// [`Process::start`] reaps it once it ends, and at the parent's normal exit it is joined (or
-/// terminated first, if it is a daemon). No zombie is left behind.
+/// Dropping a `Process` does not kill or wait for the child, as in Python: a child that has
+/// already ended is reaped on the spot; one that still runs stays registered, so
+/// [`active_children`] still lists it, and it is reaped by the first [`Process::start`] or
+/// [`active_children`] call after it ends, or at the parent's normal exit, where it is joined
+/// (or terminated first, if it is a daemon). No zombie outlives the parent's exit.
 ///
 /// [`start`]: Process::start
 /// [`join`]: Process::join
@@ -79,17 +96,37 @@ pub struct Process {
     name: String,
     daemon: bool,
     identity: Vec<u32>,
-    target: Option<Box<dyn FnOnce()>>,
+    /// The pid of the process that made this object: only it may start, join or signal it.
+    creator: libc::pid_t,
+    target: Option<Target>,
     child: Option<Arc<Child>>,
 }
 
+/// What a child runs.
+type Target = Box<dyn FnOnce()>;
+
 impl Process {
     /// A process that will run `target(args)` once started. `args` is one value; pass a tuple
-    /// for several, as Python's `args=(...)`.
+    /// for several, as Python's `args=(...)`, and `()` for none.
     ///
     /// The arguments must be serde types so that the same call works under the `spawn` start
     /// method, where they are sent to a fresh executable; under `fork` they are simply moved
-    /// into the child's copy of memory.
+    /// into the child's copy of memory and serde is never called.
+    ///
+    /// Making a process takes the next number of the calling process's counter, as CPython
+    /// does, whether or not the process is started: its default name is `Process-N`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use multiprocessing::Process;
+    ///
+    /// fn worker(_: ()) {}
+    ///
+    /// let p = Process::new(worker, ());
+    /// assert_eq!(p.name(), "Process-1");
+    /// assert_eq!(Process::new(worker, ()).name(), "Process-2");
+    /// ```
     pub fn new<A>(target: fn(A), args: A) -> Process
     where
         A: Serialize + DeserializeOwned + 'static,
@@ -98,19 +135,34 @@ impl Process {
     }
 
     /// A process running an arbitrary closure; for the runtime's own workers and servers.
-    pub(crate) fn from_closure(target: Box<dyn FnOnce()>) -> Process {
+    pub(crate) fn from_closure(target: Target) -> Process {
         let identity = next_identity();
         let name = format!("Process-{}", join_identity(&identity));
+        // As CPython copies the current process's config: a process made inside a daemon is a
+        // daemon too (it cannot be started there anyway).
+        let daemon = current().daemon;
         Process {
             name,
-            daemon: false,
+            daemon,
             identity,
+            creator: unistd::getpid(),
             target: Some(target),
             child: None,
         }
     }
 
     /// Sets the name (Python's `name=` argument), returning the process for chaining.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use multiprocessing::Process;
+    ///
+    /// fn worker(_: ()) {}
+    ///
+    /// let p = Process::new(worker, ()).with_name("工作进程");
+    /// assert_eq!(p.name(), "工作进程");
+    /// ```
     #[must_use]
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
@@ -118,26 +170,77 @@ impl Process {
     }
 
     /// Sets the daemon flag (Python's `daemon=` argument), returning the process for chaining.
+    /// Use it before [`start`](Process::start); once started, the child keeps the flag it was
+    /// started with (use [`set_daemon`](Process::set_daemon) for an error instead).
     ///
     /// A daemon process is terminated when its parent exits normally, and may not start
     /// children of its own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use multiprocessing::Process;
+    ///
+    /// fn worker(_: ()) {}
+    ///
+    /// let mut p = Process::new(worker, ()).with_daemon(true);
+    /// assert!(p.daemon());
+    /// p.start()?;
+    /// p.join()?;
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
     #[must_use]
     pub fn with_daemon(mut self, daemon: bool) -> Self {
-        self.daemon = daemon;
+        if self.child.is_none() {
+            self.daemon = daemon;
+        }
         self
     }
 
     /// The process's name: `Process-1`, `Process-1:2` for a child's child, or what was set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use multiprocessing::Process;
+    ///
+    /// fn worker(_: ()) {}
+    ///
+    /// assert_eq!(Process::new(worker, ()).name(), "Process-1");
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
 
-    /// Renames the process. A started child keeps the name it was started with.
+    /// Renames the process. A started child keeps the name it was started with: this changes
+    /// only what the parent's object reports.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use multiprocessing::Process;
+    ///
+    /// fn worker(_: ()) {}
+    ///
+    /// let mut p = Process::new(worker, ());
+    /// p.set_name("读者");
+    /// assert_eq!(p.name(), "读者");
+    /// ```
     pub fn set_name(&mut self, name: impl Into<String>) {
         self.name = name.into();
     }
 
     /// Whether this is a daemon process.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use multiprocessing::Process;
+    ///
+    /// fn worker(_: ()) {}
+    ///
+    /// assert!(!Process::new(worker, ()).daemon());
+    /// ```
     pub fn daemon(&self) -> bool {
         self.daemon
     }
@@ -146,34 +249,90 @@ impl Process {
     ///
     /// # Errors
     /// [`Error::State`] once the process has started, as CPython refuses it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use multiprocessing::Process;
+    ///
+    /// fn worker(_: ()) {}
+    ///
+    /// let mut p = Process::new(worker, ());
+    /// p.set_daemon(true)?;
+    /// p.start()?;
+    /// assert!(p.set_daemon(false).is_err());
+    /// p.join()?;
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
     pub fn set_daemon(&mut self, daemon: bool) -> Result<()> {
         if self.child.is_some() {
-            return Err(Error::state("process has already started"));
+            return Err(Error::state(format!(
+                "{}: process has already started",
+                self.name
+            )));
         }
         self.daemon = daemon;
         Ok(())
     }
 
     /// The identity numbers behind the default name: `[1, 2]` for `Process-1:2`.
+    ///
+    /// Unlike CPython's `ident`, which is a synonym of `pid`, this is CPython's `_identity`;
+    /// the pid is [`Process::pid`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use multiprocessing::Process;
+    ///
+    /// fn worker(_: ()) {}
+    ///
+    /// assert_eq!(Process::new(worker, ()).ident(), &[1]);
+    /// ```
     pub fn ident(&self) -> &[u32] {
         &self.identity
     }
 
-    /// Starts the child: forks, runs the target in the child, and returns in the parent.
+    /// Starts the child: flushes stdout and stderr, forks, runs the target in the child, and
+    /// returns in the parent. The child never returns from this call: it leaves through
+    /// `_exit` when its target ends.
     ///
     /// # Errors
-    /// [`Error::State`] when the process was already started ("cannot start a process twice")
-    /// or when the caller is a daemon process ("daemonic processes are not allowed to have
-    /// children"); [`Error::Os`] when `fork` fails.
+    /// [`Error::State`] when the process was already started ("cannot start a process twice"),
+    /// when the caller is a daemon process ("daemonic processes are not allowed to have
+    /// children") or did not make this object; [`Error::Os`] when `fork` fails (the process
+    /// can then be started again).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use multiprocessing::Process;
+    ///
+    /// fn worker(_: ()) {}
+    ///
+    /// let mut p = Process::new(worker, ());
+    /// p.start()?;
+    /// assert!(p.start().is_err(), "a process starts once");
+    /// p.join()?;
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
     pub fn start(&mut self) -> Result<()> {
         let Some(target) = self.target.take() else {
-            return Err(Error::state("cannot start a process twice"));
+            return Err(Error::state(format!(
+                "{}: cannot start a process twice",
+                self.name
+            )));
         };
-        if current().daemon {
+        let refusal = if self.creator != unistd::getpid() {
+            Some("can only start a process object created by current process")
+        } else if current().daemon {
+            Some("daemonic processes are not allowed to have children")
+        } else {
+            None
+        };
+        if let Some(why) = refusal {
             self.target = Some(target);
-            return Err(Error::state(
-                "daemonic processes are not allowed to have children",
-            ));
+            return Err(Error::state(format!("{}: {why}", self.name)));
         }
         let info = ChildInfo {
             name: self.name.clone(),
@@ -195,9 +354,30 @@ impl Process {
     /// Waits until the process ends.
     ///
     /// # Errors
-    /// [`Error::State`] when the process was never started; [`Error::Os`] if waiting fails.
+    /// [`Error::State`] when the process was never started ("can only join a started
+    /// process") or is not a child of the caller; [`Error::Os`] if waiting fails, e.g. when
+    /// something else in the program reaped the child first (`waitpid(-1)`, `SIGCHLD`
+    /// ignored): its exit code is then lost and the error says so.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use multiprocessing::Process;
+    ///
+    /// fn worker(_: ()) {}
+    ///
+    /// let mut p = Process::new(worker, ());
+    /// assert!(p.join().is_err(), "not started");
+    /// p.start()?;
+    /// p.join()?;
+    /// assert_eq!(p.exitcode(), Some(0));
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
     pub fn join(&self) -> Result<()> {
-        self.started()?.wait(None).map(drop)
+        let child = self.started("join")?;
+        child.wait(None)?;
+        forget_child(child);
+        Ok(())
     }
 
     /// Waits at most `timeout` for the process to end. Returns `true` if it ended, `false` if
@@ -205,73 +385,232 @@ impl Process {
     ///
     /// # Errors
     /// As [`Process::join`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use multiprocessing::Process;
+    ///
+    /// fn worker(seconds: u64) {
+    ///     std::thread::sleep(Duration::from_secs(seconds));
+    /// }
+    ///
+    /// let mut p = Process::new(worker, 60);
+    /// p.start()?;
+    /// assert!(!p.join_timeout(Duration::from_millis(50))?, "still sleeping");
+    /// p.kill()?;
+    /// assert!(p.join_timeout(Duration::from_secs(10))?);
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
     pub fn join_timeout(&self, timeout: Duration) -> Result<bool> {
-        Ok(self.started()?.wait(Some(timeout))?.is_some())
-    }
-
-    /// Whether the process has started and not yet ended.
-    pub fn is_alive(&self) -> bool {
-        match &self.child {
-            None => false,
-            Some(child) => matches!(child.poll(), Ok(None)),
+        let child = self.started("join")?;
+        let ended = child.wait(Some(timeout))?.is_some();
+        if ended {
+            forget_child(child);
         }
+        Ok(ended)
     }
 
-    /// The child's pid once started.
+    /// Whether the process has started and not yet ended. A child that has ended is reaped by
+    /// this call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use multiprocessing::Process;
+    ///
+    /// fn worker(_: ()) {}
+    ///
+    /// let mut p = Process::new(worker, ());
+    /// assert!(!p.is_alive());
+    /// p.start()?;
+    /// p.join()?;
+    /// assert!(!p.is_alive());
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn is_alive(&self) -> bool {
+        self.started("test")
+            .is_ok_and(|child| matches!(child.poll(), Ok(None)))
+    }
+
+    /// The child's pid once started (Python's `pid`, which is `None` before `start`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use multiprocessing::Process;
+    ///
+    /// fn worker(_: ()) {}
+    ///
+    /// let mut p = Process::new(worker, ());
+    /// assert_eq!(p.pid(), None);
+    /// p.start()?;
+    /// assert!(p.pid().is_some());
+    /// p.join()?;
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
     pub fn pid(&self) -> Option<i32> {
         self.child.as_ref().map(|c| c.pid)
     }
 
     /// How the process ended: `None` while it runs (or before it starts), `0` after a normal
-    /// return, `1` after a panic, `-N` when signal `N` killed it.
+    /// return, `1` after a panic, `-N` when signal `N` killed it, or the code the target passed
+    /// to [`std::process::exit`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use multiprocessing::Process;
+    ///
+    /// fn fail(_: ()) {
+    ///     panic!("任务出错了");
+    /// }
+    ///
+    /// let mut p = Process::new(fail, ());
+    /// assert_eq!(p.exitcode(), None);
+    /// p.start()?;
+    /// p.join()?;
+    /// assert_eq!(p.exitcode(), Some(1));
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
     pub fn exitcode(&self) -> Option<i32> {
-        self.child.as_ref().and_then(|c| c.poll().ok().flatten())
+        self.started("test").ok().and_then(|c| c.poll().ok().flatten())
     }
 
-    /// Sends `SIGTERM`. The child is not waited for: [`join`](Process::join) it afterwards.
+    /// Sends `SIGTERM`, which ends the child unless it handles the signal; its exit code is
+    /// then `-15`. The child is not waited for: [`join`](Process::join) it afterwards. Sending
+    /// to a child that has already ended does nothing.
+    ///
+    /// As in CPython, the child's own children are not signalled, and whatever the child held
+    /// (a lock, a half-written message) is left as it was.
     ///
     /// # Errors
     /// [`Error::State`] before start; [`Error::Os`] if the signal cannot be sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use multiprocessing::Process;
+    ///
+    /// fn worker(seconds: u64) {
+    ///     std::thread::sleep(std::time::Duration::from_secs(seconds));
+    /// }
+    ///
+    /// let mut p = Process::new(worker, 60);
+    /// p.start()?;
+    /// p.terminate()?;
+    /// p.join()?;
+    /// assert_eq!(p.exitcode(), Some(-15));
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
     pub fn terminate(&self) -> Result<()> {
-        self.started()?.signal(libc::SIGTERM)
+        self.started("terminate")?.signal(libc::SIGTERM)
     }
 
-    /// Sends `SIGKILL`, which the child cannot catch.
+    /// Sends `SIGKILL`, which the child cannot catch; its exit code is then `-9`.
     ///
     /// # Errors
     /// As [`Process::terminate`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use multiprocessing::Process;
+    ///
+    /// fn worker(seconds: u64) {
+    ///     std::thread::sleep(std::time::Duration::from_secs(seconds));
+    /// }
+    ///
+    /// let mut p = Process::new(worker, 60);
+    /// p.start()?;
+    /// p.kill()?;
+    /// p.join()?;
+    /// assert_eq!(p.exitcode(), Some(-9));
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
     pub fn kill(&self) -> Result<()> {
-        self.started()?.signal(libc::SIGKILL)
+        self.started("kill")?.signal(libc::SIGKILL)
     }
 
-    fn started(&self) -> Result<&Arc<Child>> {
-        self.child
+    /// A descriptor that becomes readable when the child ends (Python's `sentinel`): a pidfd,
+    /// to wait for a process together with pipes or sockets in one `poll`. `None` before
+    /// `start`, and on kernels older than 5.3, which have no pidfds.
+    ///
+    /// Readable means ended, not reaped: [`join`](Process::join) it to collect the exit code.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use multiprocessing::Process;
+    ///
+    /// fn worker(_: ()) {}
+    ///
+    /// let mut p = Process::new(worker, ());
+    /// assert!(p.sentinel().is_none());
+    /// p.start()?;
+    /// if let Some(fd) = p.sentinel() {
+    ///     let mut fds = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
+    ///     nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(10_000u16))?;
+    /// }
+    /// p.join()?;
+    /// assert_eq!(p.exitcode(), Some(0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn sentinel(&self) -> Option<BorrowedFd<'_>> {
+        self.child.as_ref()?.pidfd.as_ref().map(AsFd::as_fd)
+    }
+
+    /// The started child, or why `what` cannot be done to it.
+    fn started(&self, what: &str) -> Result<&Arc<Child>> {
+        let child = self
+            .child
             .as_ref()
-            .ok_or_else(|| Error::state("can only join a started process"))
+            .ok_or_else(|| Error::state(format!("{}: can only {what} a started process", self.name)))?;
+        if self.creator != unistd::getpid() {
+            return Err(Error::state(format!(
+                "{}: can only {what} a child process",
+                self.name
+            )));
+        }
+        Ok(child)
+    }
+}
+
+impl Drop for Process {
+    /// Reaps the child if it has ended; a running child is left running (see `# Drop`).
+    fn drop(&mut self) {
+        if let Ok(child) = self.started("drop") {
+            if matches!(child.poll(), Ok(Some(_))) {
+                forget_child(child);
+            }
+        }
     }
 }
 
 impl fmt::Debug for Process {
-    /// Like CPython's repr: `<Process name='Process-1' pid=42 started>`.
+    /// Like CPython's repr: `<Process name='Process-1' pid=42 parent=41 stopped exitcode=-SIGTERM>`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let status = match (&self.child, self.exitcode()) {
-            (None, _) => "initial".to_string(),
-            (Some(_), None) => "started".to_string(),
-            (Some(_), Some(code)) => format!("stopped exitcode={code}"),
-        };
         write!(f, "<Process name='{}'", self.name)?;
         if let Some(pid) = self.pid() {
             write!(f, " pid={pid}")?;
         }
+        write!(f, " parent={}", self.creator)?;
+        match (&self.child, self.exitcode()) {
+            (None, _) => write!(f, " initial")?,
+            (Some(_), _) if self.creator != unistd::getpid() => write!(f, " unknown")?,
+            (Some(_), None) => write!(f, " started")?,
+            (Some(_), Some(code)) if code < 0 => {
+                write!(f, " stopped exitcode=-{}", signal::signal_name(-code))?
+            }
+            (Some(_), Some(code)) => write!(f, " stopped exitcode={code}")?,
+        }
         if self.daemon {
             write!(f, " daemon")?;
         }
-        write!(f, " {status}>")
+        write!(f, ">")
     }
 }
-
-/// What a child runs.
-type Target = Box<dyn FnOnce()>;
 
 /// What a forked child is told about itself.
 pub(crate) struct ChildInfo {
@@ -289,8 +628,9 @@ pub(crate) struct Child {
     identity: Vec<u32>,
     /// Readable once the child has ended; `None` on kernels without `pidfd_open`.
     pidfd: Option<OwnedFd>,
-    /// The exit code once reaped. Every `waitpid` happens with this lock held, so exactly one
-    /// caller reaps and everyone sees its result.
+    /// The exit code once reaped. Every `waitpid` and every signal happens with this lock
+    /// held, so exactly one caller reaps, everyone sees its result, and no signal is sent to a
+    /// pid that was reaped (and may have been reused) in between.
     exitcode: Mutex<Option<i32>>,
 }
 
@@ -299,10 +639,22 @@ impl Child {
     pub(crate) fn poll(&self) -> Result<Option<i32>> {
         let mut code = lock(&self.exitcode);
         if code.is_none() {
-            *code =
-                wait::try_wait(self.pid).map_err(|e| Error::os(format!("waitpid for {}", self.name), e))?;
+            *code = wait::try_wait(self.pid).map_err(|e| self.wait_error(e))?;
         }
         Ok(*code)
+    }
+
+    fn wait_error(&self, e: std::io::Error) -> Error {
+        let context = if e.raw_os_error() == Some(libc::ECHILD) {
+            format!(
+                "waitpid for {} (pid {}): it was reaped by someone else (a waitpid(-1) elsewhere, or \
+                 SIGCHLD set to SIG_IGN), so its exit code is lost",
+                self.name, self.pid
+            )
+        } else {
+            format!("waitpid for {} (pid {})", self.name, self.pid)
+        };
+        Error::os(context, e)
     }
 
     /// Waits for the child to end, at most `timeout` if given. `Ok(None)` on timeout.
@@ -321,7 +673,7 @@ impl Child {
                 // The pidfd turns readable when the child ends: sleep in the kernel until then.
                 Some(fd) => {
                     wait::wait_readable(fd, left)
-                        .map_err(|e| Error::os(format!("waiting for {}", self.name), e))?;
+                        .map_err(|e| Error::os(format!("waiting for {} (pid {})", self.name, self.pid), e))?;
                 }
                 // Old kernels: poll with a growing sleep, capped so the answer stays prompt.
                 None => {
@@ -340,21 +692,17 @@ impl Child {
         }
         match signal::kill(self.pid, sig) {
             Ok(()) => Ok(()),
-            // A zombie that is not yet reaped: nothing left to signal.
+            // Cannot happen for an unreaped child of ours, but there is nothing left to signal.
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
             Err(e) => Err(Error::os(
-                format!("sending {} to {}", signal::signal_name(sig), self.name),
+                format!(
+                    "sending {} to {} (pid {})",
+                    signal::signal_name(sig),
+                    self.name,
+                    self.pid
+                ),
                 e,
             )),
-        }
-    }
-
-    fn info(&self) -> ProcessInfo {
-        ProcessInfo {
-            name: self.name.clone(),
-            pid: self.pid,
-            daemon: self.daemon,
-            ident: self.identity.clone(),
         }
     }
 }
@@ -362,19 +710,50 @@ impl Child {
 /// Forks a child that runs `target` and exits. On failure the target is handed back.
 pub(crate) fn start_child(
     info: ChildInfo,
-    target: Box<dyn FnOnce()>,
+    target: Target,
 ) -> std::result::Result<Arc<Child>, (Error, Target)> {
     cleanup();
     register_exit_handler();
+    // Hold, across the fork, every lock the child will take, so that no other thread of ours
+    // can hold one at the moment of the fork (the child would wait for it forever). The order
+    // is stdout, stderr, CURRENT, CHILDREN; no code of ours prints while holding the last two.
+    let mut stdout = std::io::stdout().lock();
+    let mut stderr = std::io::stderr().lock();
     // Anything buffered now would otherwise be printed twice, once by each process.
-    flush_std_streams();
-    // SAFETY: the child only touches state this thread owns or that the runtime's documented
-    // fork-safety rule covers (see the module docs), then leaves through `_exit`.
+    let _ = stdout.flush();
+    let _ = stderr.flush();
+    let mut me = current();
+    let mut children = lock(&CHILDREN);
+    let parent = Parent {
+        name: me.name.clone(),
+        pid: unistd::getpid(),
+        daemon: me.daemon,
+        ident: me.identity.clone(),
+    };
+
+    // SAFETY: fork's obligation is that the child only takes locks no vanished thread holds.
+    // The child takes stdout, stderr and our two tables, all held by this thread right now,
+    // and the allocator's, which glibc resets in the child; the rest is the caller's part of
+    // the bargain described in the module's "Fork safety" section. It leaves through `_exit`.
     let forked = unsafe { unistd::fork() };
     match forked {
         Err(e) => Err((Error::os(format!("fork for {}", info.name), e), target)),
-        Ok(unistd::Fork::Child) => bootstrap(info, target),
+        Ok(unistd::Fork::Child) => {
+            *me = Current {
+                name: info.name.clone(),
+                identity: info.identity,
+                daemon: info.daemon,
+                counter: 0,
+                parent: Some(parent),
+            };
+            // The parent's children are not ours; forget them (closing our copies of their
+            // pidfds), as CPython's `_bootstrap` empties `_children`.
+            children.clear();
+            drop((children, me, stderr, stdout));
+            bootstrap(info.name, target)
+        }
         Ok(unistd::Fork::Parent(pid)) => {
+            drop((me, stderr, stdout));
             // A failed pidfd_open only costs us the sleeping wait; polling still works.
             let pidfd = wait::pidfd_open(pid).ok().flatten();
             let child = Arc::new(Child {
@@ -385,36 +764,18 @@ pub(crate) fn start_child(
                 pidfd,
                 exitcode: Mutex::new(None),
             });
-            lock(&CHILDREN).push(Arc::clone(&child));
+            children.push(Arc::clone(&child));
             Ok(child)
         }
     }
 }
 
-/// The first and last thing a forked child does: become the new process, run the target, and
-/// leave through `_exit` so that it never returns into the parent's `main`.
-fn bootstrap(info: ChildInfo, target: Box<dyn FnOnce()>) -> ! {
-    let parent = {
-        let me = current();
-        Some((me.pid, me.name.clone()))
-    };
-    {
-        let mut me = current();
-        *me = Current {
-            name: info.name.clone(),
-            identity: info.identity,
-            daemon: info.daemon,
-            pid: unistd::getpid(),
-            counter: 0,
-            parent,
-        };
-    }
-    // The parent's children are not ours; forget them (this closes our copies of their pidfds).
-    lock(&CHILDREN).clear();
+/// The forked child's life: run the target, then leave through `_exit` so that it never
+/// returns into the parent's `main` (and never runs the parent's destructors or exit handlers).
+fn bootstrap(name: String, target: Target) -> ! {
     // As CPython does: the child does not share the parent's standard input.
     let _ = unistd::redirect_to_dev_null(0);
 
-    let name = info.name;
     let previous = panic::take_hook();
     panic::set_hook(Box::new(move |panic_info| {
         eprintln!("Process {name}:");
@@ -422,9 +783,15 @@ fn bootstrap(info: ChildInfo, target: Box<dyn FnOnce()>) -> ! {
     }));
     let code = match panic::catch_unwind(AssertUnwindSafe(target)) {
         Ok(()) => 0,
-        Err(_) => 1,
+        Err(payload) => {
+            // Dropping the payload runs user code that could panic again, outside any
+            // catch_unwind; we are about to `_exit`, so let the memory go with the process.
+            std::mem::forget(payload);
+            1
+        }
     };
-    exit_function();
+    // Join our own children (terminating daemons first), as CPython's `_bootstrap` does.
+    let _ = panic::catch_unwind(exit_function);
     flush_std_streams();
     unistd::exit_now(code)
 }
@@ -462,12 +829,22 @@ fn register_exit_handler() {
 }
 
 /// Drops finished children from the registry (CPython's `_cleanup`, run before each start).
+/// Each finished child is reaped on the way, so none stays a zombie.
 fn cleanup() {
     lock(&CHILDREN).retain(|c| matches!(c.poll(), Ok(None)));
 }
 
+/// Removes a child that has ended from the registry (CPython's `_children.discard`).
+fn forget_child(child: &Arc<Child>) {
+    lock(&CHILDREN).retain(|c| !Arc::ptr_eq(c, child));
+}
+
 /// A description of a process: the calling one ([`current_process`]), its parent
 /// ([`parent_process`]) or a running child ([`active_children`]).
+///
+/// Python returns the `Process` objects themselves; a description is what Rust can hand out
+/// without sharing ownership of a child. Two descriptions are equal when they describe the same
+/// process (name, pid, daemon flag and identity).
 ///
 /// # Examples
 ///
@@ -477,43 +854,124 @@ fn cleanup() {
 /// let me = current_process();
 /// assert_eq!(me.name(), "MainProcess");
 /// assert_eq!(me.pid(), std::process::id() as i32);
+/// assert!(me.is_alive());
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct ProcessInfo {
     name: String,
     pid: i32,
     daemon: bool,
     ident: Vec<u32>,
+    relation: Relation,
+}
+
+/// How the described process relates to the caller, which decides how to tell it is alive.
+#[derive(Clone)]
+enum Relation {
+    Current,
+    Parent,
+    Child(Arc<Child>),
 }
 
 impl ProcessInfo {
     /// The process's name, e.g. `MainProcess` or `Process-1`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(multiprocessing::current_process().name(), "MainProcess");
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// The process id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(multiprocessing::current_process().pid(), std::process::id() as i32);
+    /// ```
     pub fn pid(&self) -> i32 {
         self.pid
     }
 
     /// Whether it is a daemon process.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!multiprocessing::current_process().daemon());
+    /// ```
     pub fn daemon(&self) -> bool {
         self.daemon
     }
 
-    /// The identity numbers behind its name (empty for `MainProcess`).
+    /// The identity numbers behind its name (empty for `MainProcess`; `[1, 2]` for
+    /// `Process-1:2`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(multiprocessing::current_process().ident().is_empty());
+    /// ```
     pub fn ident(&self) -> &[u32] {
         &self.ident
     }
 
-    /// Whether the process still exists (a zombie that was not yet reaped counts as alive).
+    /// Whether the process is still running. The calling process always is; a child is
+    /// alive until it ends (and is reaped by this call if it has ended); the parent is alive
+    /// while it is still our parent (once it dies, we are adopted by another process).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use multiprocessing::{active_children, Process};
+    ///
+    /// fn worker(seconds: u64) {
+    ///     std::thread::sleep(std::time::Duration::from_secs(seconds));
+    /// }
+    ///
+    /// let mut p = Process::new(worker, 60);
+    /// p.start()?;
+    /// let child = active_children().pop().unwrap();
+    /// assert!(child.is_alive());
+    /// p.kill()?;
+    /// p.join()?;
+    /// assert!(!child.is_alive());
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
     pub fn is_alive(&self) -> bool {
-        self.pid == unistd::getpid() || signal::kill(self.pid, 0).is_ok()
+        match &self.relation {
+            Relation::Current => self.pid == unistd::getpid(),
+            Relation::Parent => self.pid == unistd::getppid(),
+            Relation::Child(child) => matches!(child.poll(), Ok(None)),
+        }
     }
 }
 
-/// The process that is running this code, like Python's `multiprocessing.current_process()`.
+impl PartialEq for ProcessInfo {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.name, self.pid, self.daemon, &self.ident)
+            == (&other.name, other.pid, other.daemon, &other.ident)
+    }
+}
+
+impl Eq for ProcessInfo {}
+
+impl fmt::Debug for ProcessInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProcessInfo")
+            .field("name", &self.name)
+            .field("pid", &self.pid)
+            .field("daemon", &self.daemon)
+            .field("ident", &self.ident)
+            .finish()
+    }
+}
+
+/// The process that is running this code, like Python's `multiprocessing.current_process()`:
+/// `MainProcess` in the program's first process, the child's name in a child.
 ///
 /// # Examples
 ///
@@ -522,6 +980,7 @@ impl ProcessInfo {
 ///
 /// fn worker(_: ()) {
 ///     assert_eq!(current_process().name(), "Process-1");
+///     assert_eq!(current_process().pid(), std::process::id() as i32);
 /// }
 ///
 /// assert_eq!(current_process().name(), "MainProcess");
@@ -538,6 +997,7 @@ pub fn current_process() -> ProcessInfo {
         pid: unistd::getpid(),
         daemon: me.daemon,
         ident: me.identity.clone(),
+        relation: Relation::Current,
     }
 }
 
@@ -547,39 +1007,67 @@ pub fn current_process() -> ProcessInfo {
 /// # Examples
 ///
 /// ```
-/// use multiprocessing::parent_process;
+/// use multiprocessing::{parent_process, Process};
+///
+/// fn worker(parent_pid: i32) {
+///     let parent = parent_process().expect("a child has a parent");
+///     assert_eq!((parent.name(), parent.pid()), ("MainProcess", parent_pid));
+///     assert!(parent.is_alive());
+/// }
 ///
 /// assert!(parent_process().is_none());
+/// let mut p = Process::new(worker, std::process::id() as i32);
+/// p.start()?;
+/// p.join()?;
+/// assert_eq!(p.exitcode(), Some(0));
+/// # Ok::<(), multiprocessing::Error>(())
 /// ```
 pub fn parent_process() -> Option<ProcessInfo> {
     let me = current();
-    me.parent.as_ref().map(|(pid, name)| ProcessInfo {
-        name: name.clone(),
-        pid: *pid,
-        daemon: false,
-        ident: Vec::new(),
+    me.parent.as_ref().map(|p| ProcessInfo {
+        name: p.name.clone(),
+        pid: p.pid,
+        daemon: p.daemon,
+        ident: p.ident.clone(),
+        relation: Relation::Parent,
     })
 }
 
-/// The children of the calling process that are still running, like Python's
-/// `multiprocessing.active_children()`. As in Python, it reaps the children that have ended.
+/// The children of the calling process that are still running, in the order they were
+/// started, like Python's `multiprocessing.active_children()` (whose order is a set's). As in
+/// Python, it reaps the children that have ended, including those whose [`Process`] was
+/// dropped.
 ///
 /// # Examples
 ///
 /// ```
 /// use multiprocessing::{active_children, Process};
 ///
-/// fn worker(_: ()) {}
+/// fn worker(seconds: u64) {
+///     std::thread::sleep(std::time::Duration::from_secs(seconds));
+/// }
 ///
-/// let mut p = Process::new(worker, ());
+/// let mut p = Process::new(worker, 60);
+/// assert!(active_children().is_empty());
 /// p.start()?;
+/// assert_eq!(active_children()[0].name(), "Process-1");
+/// p.kill()?;
 /// p.join()?;
 /// assert!(active_children().is_empty());
 /// # Ok::<(), multiprocessing::Error>(())
 /// ```
 pub fn active_children() -> Vec<ProcessInfo> {
     cleanup();
-    lock(&CHILDREN).iter().map(|c| c.info()).collect()
+    lock(&CHILDREN)
+        .iter()
+        .map(|c| ProcessInfo {
+            name: c.name.clone(),
+            pid: c.pid,
+            daemon: c.daemon,
+            ident: c.identity.clone(),
+            relation: Relation::Child(Arc::clone(c)),
+        })
+        .collect()
 }
 
 /// The number of CPUs online, like Python's `multiprocessing.cpu_count()`.
@@ -610,10 +1098,17 @@ struct Current {
     name: String,
     identity: Vec<u32>,
     daemon: bool,
-    pid: libc::pid_t,
     /// How many processes this one has made (CPython's `_process_counter`).
     counter: u32,
-    parent: Option<(libc::pid_t, String)>,
+    parent: Option<Parent>,
+}
+
+/// What a child knows about its parent, as it was when the child was forked.
+struct Parent {
+    name: String,
+    pid: libc::pid_t,
+    daemon: bool,
+    ident: Vec<u32>,
 }
 
 static CURRENT: Mutex<Option<Current>> = Mutex::new(None);
@@ -631,7 +1126,6 @@ fn current() -> CurrentGuard {
         name: "MainProcess".into(),
         identity: Vec::new(),
         daemon: false,
-        pid: unistd::getpid(),
         counter: 0,
         parent: None,
     });

@@ -1,11 +1,22 @@
-//! Process semantics, checked against CPython's conventions.
+//! Process semantics, checked against CPython's conventions (`Lib/multiprocessing/process.py`,
+//! `popen_fork.py`, and `Lib/test/_test_multiprocessing.py`).
+//!
+//! Some behaviour can only be seen from outside a program (what it prints to stderr, what
+//! happens when its `main` returns). For those, the test runs this same binary again as a small
+//! helper program (`MP_PROCESS_TEST_HELPER=<mode>`, see [`helper`]) and watches it.
 
 mod common;
 
+use std::io::Read;
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use common::{test, Test};
-use multiprocessing::{active_children, current_process, Process};
+use multiprocessing::{active_children, current_process, parent_process, Process};
+use nix::sys::wait::{waitpid, WaitPidFlag};
+use nix::unistd::Pid;
 
 fn noop(_: ()) {}
 
@@ -136,7 +147,469 @@ fn dropped_process_is_reaped() {
     });
 }
 
-fn main() -> std::process::ExitCode {
+fn names_follow_cpython() {
+    assert_eq!(current_process().name(), "MainProcess");
+    assert!(current_process().ident().is_empty());
+    let a = Process::new(noop, ());
+    let b = Process::new(noop, ()).with_name("读者");
+    let c = Process::new(noop, ());
+    // Making a process takes a number even when it is renamed or never started, as in CPython.
+    assert_eq!((a.name(), b.name(), c.name()), ("Process-1", "读者", "Process-3"));
+    assert_eq!((a.ident(), b.ident(), c.ident()), (&[1][..], &[2][..], &[3][..]));
+
+    fn reports_its_name(expected: String) {
+        assert_eq!(current_process().name(), expected);
+    }
+    let mut named = Process::new(reports_its_name, "读者".to_string()).with_name("读者");
+    named.start().unwrap();
+    named.join().unwrap();
+    assert_eq!(named.exitcode(), Some(0), "the child saw another name");
+}
+
+fn current_and_parent_pid_in_child() {
+    fn worker(parent_pid: i32) {
+        let me = current_process();
+        assert_eq!(me.pid(), std::process::id() as i32);
+        assert_eq!(me.name(), "Process-1");
+        assert!(me.is_alive());
+        let parent = parent_process().expect("a child has a parent");
+        assert_eq!((parent.name(), parent.pid()), ("MainProcess", parent_pid));
+        assert_eq!(parent.pid(), nix::unistd::getppid().as_raw());
+        assert!(parent.is_alive());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(parent_process().is_none());
+    let me = std::process::id() as i32;
+    let mut p = Process::new(worker, me);
+    p.start().unwrap();
+    // The pid the parent sees is a real child of ours: its /proc entry names us as parent.
+    let pid = p.pid().unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let ppid: i32 = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(ppid, me);
+    p.join().unwrap();
+    assert_eq!(p.exitcode(), Some(0), "an assertion failed in the child");
+}
+
+fn exitcode_from_std_process_exit() {
+    fn worker(code: i32) {
+        std::process::exit(code);
+    }
+    let mut p = Process::new(worker, 3);
+    p.start().unwrap();
+    p.join().unwrap();
+    assert_eq!(p.exitcode(), Some(3));
+}
+
+fn panic_prints_process_name_then_message() {
+    let out = run_helper("panic", Duration::from_secs(30));
+    assert!(out.status.success(), "helper failed: {out:?}");
+    assert_eq!(out.stdout, "exitcode=1\n");
+    let header = out
+        .stderr
+        .find("Process Process-1:\n")
+        .unwrap_or_else(|| panic!("no header in {:?}", out.stderr));
+    let message = out
+        .stderr
+        .find("boom: 42")
+        .unwrap_or_else(|| panic!("no message in {:?}", out.stderr));
+    assert!(header < message, "the name comes first: {:?}", out.stderr);
+}
+
+fn unstarted_process_errors() {
+    let p = Process::new(noop, ());
+    for (what, err) in [
+        ("join", p.join().unwrap_err()),
+        ("terminate", p.terminate().unwrap_err()),
+    ] {
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("can only {what} a started process")),
+            "{text}"
+        );
+        assert!(text.contains("Process-1"), "the error names the process: {text}");
+    }
+    assert!(p.kill().is_err());
+    assert!(p.join_timeout(Duration::from_millis(1)).is_err());
+    assert!(!p.is_alive());
+    assert_eq!(p.exitcode(), None);
+    assert!(p.sentinel().is_none());
+}
+
+fn signalling_an_ended_process_is_harmless() {
+    let mut p = Process::new(noop, ());
+    p.start().unwrap();
+    p.join().unwrap();
+    p.terminate().unwrap();
+    p.kill().unwrap();
+    assert_eq!(p.exitcode(), Some(0));
+}
+
+fn is_alive_follows_the_child() {
+    let mut p = Process::new(sleep_ms, 300);
+    assert!(!p.is_alive());
+    p.start().unwrap();
+    assert!(p.is_alive());
+    // Without join: is_alive itself notices the end (and reaps the child).
+    common::eventually(Duration::from_secs(20), "the child ends", || !p.is_alive());
+    assert_eq!(p.exitcode(), Some(0));
+    let err = waitpid(Pid::from_raw(p.pid().unwrap()), Some(WaitPidFlag::WNOHANG)).unwrap_err();
+    assert_eq!(err, nix::errno::Errno::ECHILD, "the child was reaped");
+}
+
+fn active_children_reaps_ended_children() {
+    let mut p = Process::new(noop, ());
+    p.start().unwrap();
+    let pid = p.pid().unwrap();
+    // No join: active_children must notice the end and reap the child.
+    common::eventually(Duration::from_secs(20), "the ended child leaves the list", || {
+        active_children().is_empty()
+    });
+    let err = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)).unwrap_err();
+    assert_eq!(err, nix::errno::Errno::ECHILD, "the child was reaped");
+    assert_eq!(p.exitcode(), Some(0), "the exit code survives the reaping");
+}
+
+fn set_daemon_after_start_fails() {
+    let mut p = Process::new(noop, ());
+    p.set_daemon(true).unwrap();
+    p.start().unwrap();
+    let err = p.set_daemon(false).unwrap_err();
+    assert!(err.to_string().contains("process has already started"), "{err}");
+    assert!(p.daemon());
+    p.join().unwrap();
+}
+
+fn debug_reads_like_cpython_repr() {
+    let mut p = Process::new(sleep_ms, 60_000).with_daemon(true);
+    let parent = std::process::id();
+    assert_eq!(
+        format!("{p:?}"),
+        format!("<Process name='Process-1' parent={parent} initial daemon>")
+    );
+    p.start().unwrap();
+    let pid = p.pid().unwrap();
+    assert_eq!(
+        format!("{p:?}"),
+        format!("<Process name='Process-1' pid={pid} parent={parent} started daemon>")
+    );
+    p.terminate().unwrap();
+    p.join().unwrap();
+    assert_eq!(
+        format!("{p:?}"),
+        format!("<Process name='Process-1' pid={pid} parent={parent} stopped exitcode=-SIGTERM daemon>")
+    );
+}
+
+fn sentinel_is_readable_once_the_child_ends() {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let mut p = Process::new(sleep_ms, 300);
+    p.start().unwrap();
+    let Some(fd) = p.sentinel() else {
+        // Kernels before 5.3 have no pidfd; join still works there (by polling).
+        p.join().unwrap();
+        return;
+    };
+    let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+    assert_eq!(
+        poll(&mut fds, PollTimeout::ZERO).unwrap(),
+        0,
+        "readable while the child runs"
+    );
+    assert_eq!(
+        poll(&mut fds, PollTimeout::from(20_000u16)).unwrap(),
+        1,
+        "not readable after the child ended"
+    );
+    p.join().unwrap();
+    assert_eq!(p.exitcode(), Some(0));
+}
+
+fn fork_does_not_duplicate_buffered_output() {
+    let out = run_helper("flush", Duration::from_secs(30));
+    assert!(out.status.success(), "helper failed: {out:?}");
+    // `before ` was buffered when the child was forked: printed twice if not flushed first.
+    // `after` is printed once: the child never returns into `main`.
+    assert_eq!(out.stdout, "before child\nafter\n");
+}
+
+fn start_while_another_thread_holds_stdout() {
+    fn worker(i: u32) {
+        println!("child {i} can print");
+    }
+    // Two other threads take stdout's lock again and again. A child forked while one of them
+    // holds it would wait for it forever in `println!`, unless `start` holds it across the fork.
+    let stop = Arc::new(AtomicBool::new(false));
+    let holders: Vec<_> = (0..2)
+        .map(|_| {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let _guard = std::io::stdout().lock();
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            })
+        })
+        .collect();
+    let mut processes = Vec::new();
+    for i in 0..50 {
+        let mut p = Process::new(worker, i);
+        p.start().unwrap();
+        processes.push(p);
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut stuck = Vec::new();
+    for p in &processes {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if !p.join_timeout(left).unwrap() {
+            stuck.push(p.name().to_string());
+            p.kill().unwrap();
+            p.join().unwrap();
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for holder in holders {
+        holder.join().unwrap();
+    }
+    assert!(stuck.is_empty(), "children stuck on stdout's lock: {stuck:?}");
+    assert!(processes.iter().all(|p| p.exitcode() == Some(0)));
+}
+
+fn parent_exit_terminates_daemons_and_joins_others() {
+    let started = Instant::now();
+    let out = run_helper("exit", Duration::from_secs(30));
+    let took = started.elapsed();
+    assert!(out.status.success(), "helper failed: {out:?}");
+    let pid_of = |label: &str| -> i32 {
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(label))
+            .unwrap_or_else(|| panic!("{out:?}"));
+        line[label.len()..].trim().parse().unwrap()
+    };
+    let (daemon, other) = (pid_of("daemon"), pid_of("other"));
+    // Neither child outlives the helper: it killed the daemon and waited for the other.
+    for (what, pid) in [("daemon", daemon), ("non-daemon", other)] {
+        let gone = nix::sys::signal::kill(Pid::from_raw(pid), None) == Err(nix::errno::Errno::ESRCH);
+        if !gone {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+        assert!(gone, "the {what} child {pid} outlived its parent: {out:?}");
+    }
+    assert!(
+        out.stdout.contains("other done\n"),
+        "the non-daemon child was cut short: {out:?}"
+    );
+    assert!(
+        !out.stdout.contains("daemon done"),
+        "the daemon ran to its end: {out:?}"
+    );
+    assert!(
+        took >= Duration::from_millis(1000),
+        "the parent did not wait for its child: {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(25),
+        "the parent waited for the daemon: {took:?}"
+    );
+}
+
+fn dropped_processes_leave_no_zombie() {
+    fn short(ms: u64) {
+        std::thread::sleep(Duration::from_millis(ms));
+    }
+    for i in 0..6 {
+        let mut p = Process::new(short, i * 50);
+        p.start().unwrap();
+        // Dropped here: the running ones stay registered, the ended ones are reaped at once.
+    }
+    // Dropping a Process leaves it running, as in Python: it is still listed.
+    assert!(!active_children().is_empty());
+    common::eventually(
+        Duration::from_secs(20),
+        "every dropped child ends and is reaped",
+        || active_children().is_empty(),
+    );
+    assert_no_children_left();
+}
+
+fn no_zombie_after_a_mixed_workload() {
+    fn boom(_: ()) {
+        panic!("boom");
+    }
+    let mut ended = Vec::new();
+    for (i, target) in [noop as fn(()), boom].into_iter().cycle().take(6).enumerate() {
+        let mut p = Process::new(target, ());
+        p.start().unwrap();
+        if i % 2 == 0 {
+            ended.push(p);
+        }
+    }
+    let mut sleeper = Process::new(sleep_ms, 60_000);
+    sleeper.start().unwrap();
+    sleeper.kill().unwrap();
+    for p in &ended {
+        p.join().unwrap();
+    }
+    sleeper.join().unwrap();
+    drop(sleeper);
+    drop(ended);
+    common::eventually(Duration::from_secs(20), "every child is reaped", || {
+        active_children().is_empty()
+    });
+    assert_no_children_left();
+}
+
+/// Asserts that this process has no child left at all, running or zombie.
+fn assert_no_children_left() {
+    // waitpid(-1) reports ECHILD only when there is no child at all, zombies included.
+    match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+        Err(nix::errno::Errno::ECHILD) => {}
+        other => panic!("a child is left: waitpid(-1) gave {other:?}"),
+    }
+    // The kernel's own list of our children, where it is available, is empty too.
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for task in tasks.flatten() {
+            if let Ok(children) = std::fs::read_to_string(task.path().join("children")) {
+                assert!(children.trim().is_empty(), "children left: {children}");
+            }
+        }
+    }
+}
+
+/// What a helper program did.
+#[derive(Debug)]
+struct HelperOutput {
+    status: std::process::ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs this binary as the helper program `mode` and collects its output; the helper and
+/// everything it leaves must be done within `limit` (their output pipes close).
+fn run_helper(mode: &str, limit: Duration) -> HelperOutput {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .env(HELPER_VAR, mode)
+        .env_remove("MP_TEST_HARNESS_CHILD")
+        .env("RUST_BACKTRACE", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    for (stream, pipe) in [
+        (
+            1,
+            child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+        ),
+        (
+            2,
+            child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+        ),
+    ] {
+        let tx = tx.clone();
+        let mut pipe = pipe.unwrap();
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            let _ = tx.send((stream, text));
+        });
+    }
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("helper {mode} did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    for _ in 0..2 {
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_secs(1));
+        match rx.recv_timeout(left) {
+            Ok((1, text)) => stdout = text,
+            Ok((_, text)) => stderr = text,
+            Err(_) => panic!("helper {mode} ended but something it started still holds its output open"),
+        }
+    }
+    HelperOutput {
+        status,
+        stdout,
+        stderr,
+    }
+}
+
+/// The environment variable that turns this binary into a helper program.
+const HELPER_VAR: &str = "MP_PROCESS_TEST_HELPER";
+
+/// The helper programs: each is a small `main` whose behaviour a test watches from outside.
+fn helper(mode: &str) -> ExitCode {
+    match mode {
+        // A child panics: its stderr shows the process name, then the panic.
+        "panic" => {
+            fn boom(n: u32) {
+                panic!("boom: {n}");
+            }
+            let mut p = Process::new(boom, 42);
+            p.start().unwrap();
+            p.join().unwrap();
+            println!("exitcode={}", p.exitcode().map_or(-1000, |c| c));
+        }
+        // Output buffered before a fork is printed once, and the child never reaches `after`.
+        "flush" => {
+            fn child(_: ()) {
+                println!("child");
+            }
+            print!("before ");
+            let mut p = Process::new(child, ());
+            p.start().unwrap();
+            p.join().unwrap();
+            println!("after");
+        }
+        // `main` returns with a long-sleeping daemon and a short non-daemon child running.
+        "exit" => {
+            fn daemon(_: ()) {
+                std::thread::sleep(Duration::from_secs(60));
+                println!("daemon done");
+            }
+            fn other(_: ()) {
+                std::thread::sleep(Duration::from_millis(1000));
+                println!("other done");
+            }
+            let mut d = Process::new(daemon, ()).with_daemon(true);
+            d.start().unwrap();
+            let mut o = Process::new(other, ());
+            o.start().unwrap();
+            println!("daemon {}", d.pid().unwrap());
+            println!("other {}", o.pid().unwrap());
+            // Dropping them changes nothing: at exit the registry still knows both.
+            drop(o);
+        }
+        _ => panic!("unknown helper {mode}"),
+    }
+    ExitCode::SUCCESS
+}
+
+fn main() -> ExitCode {
+    if let Ok(mode) = std::env::var(HELPER_VAR) {
+        return helper(&mode);
+    }
     common::run(&[
         test("name_pid_and_exitcode", name_pid_and_exitcode),
         test("panic_gives_exitcode_1", panic_gives_exitcode_1),
@@ -147,5 +620,48 @@ fn main() -> std::process::ExitCode {
         test("double_start_fails", double_start_fails),
         test("grandchild_is_named_1_1", grandchild_is_named_1_1),
         test("dropped_process_is_reaped", dropped_process_is_reaped),
+        test("names_follow_cpython", names_follow_cpython),
+        test("current_and_parent_pid_in_child", current_and_parent_pid_in_child),
+        test("exitcode_from_std_process_exit", exitcode_from_std_process_exit),
+        test(
+            "panic_prints_process_name_then_message",
+            panic_prints_process_name_then_message,
+        ),
+        test("unstarted_process_errors", unstarted_process_errors),
+        test(
+            "signalling_an_ended_process_is_harmless",
+            signalling_an_ended_process_is_harmless,
+        ),
+        test("is_alive_follows_the_child", is_alive_follows_the_child),
+        test(
+            "active_children_reaps_ended_children",
+            active_children_reaps_ended_children,
+        ),
+        test("set_daemon_after_start_fails", set_daemon_after_start_fails),
+        test("debug_reads_like_cpython_repr", debug_reads_like_cpython_repr),
+        test(
+            "sentinel_is_readable_once_the_child_ends",
+            sentinel_is_readable_once_the_child_ends,
+        ),
+        test(
+            "fork_does_not_duplicate_buffered_output",
+            fork_does_not_duplicate_buffered_output,
+        ),
+        test(
+            "start_while_another_thread_holds_stdout",
+            start_while_another_thread_holds_stdout,
+        ),
+        test(
+            "parent_exit_terminates_daemons_and_joins_others",
+            parent_exit_terminates_daemons_and_joins_others,
+        ),
+        test(
+            "dropped_processes_leave_no_zombie",
+            dropped_processes_leave_no_zombie,
+        ),
+        test(
+            "no_zombie_after_a_mixed_workload",
+            no_zombie_after_a_mixed_workload,
+        ),
     ] as &[Test])
 }

@@ -40,7 +40,6 @@ pub(crate) fn getpid() -> libc::pid_t {
 }
 
 /// The parent's process id.
-#[allow(dead_code, reason = "parent_process() will check it")]
 pub(crate) fn getppid() -> libc::pid_t {
     // SAFETY: getppid takes no arguments and cannot fail.
     unsafe { libc::getppid() }
