@@ -45,6 +45,9 @@ pub enum Error {
     /// A task or a child failed, e.g. a pool task panicked or its worker was killed.
     #[error("{0}")]
     Remote(String),
+    /// The peer does not hold the same authkey (Python's `AuthenticationError`).
+    #[error("authentication error: {0}")]
+    Authentication(String),
 }
 
 impl Error {

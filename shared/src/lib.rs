@@ -32,6 +32,8 @@ pub mod codec;
 mod connection;
 mod error;
 mod heap;
+mod listener;
+mod managers;
 mod pool;
 mod process;
 mod sharedctypes;
@@ -40,6 +42,11 @@ mod sys;
 
 pub use connection::{Connection, Pipe, DEFAULT_MAX_MESSAGE_SIZE};
 pub use error::{Error, Result};
+pub use listener::{answer_challenge, deliver_challenge, Address, Client, Listener};
+pub use managers::{
+    py_repr, DictProxy, ListProxy, LockProxy, LockProxyGuard, Manager, NamespaceProxy, Proxy, PyDict, PyList,
+    PyRepr, QueueProxy, ValueProxy,
+};
 pub use pool::{
     default_chunksize, AsyncResult, IMapIterator, Pool, PoolBuilder, PoolStats, WorkerStats, PREFETCH,
 };

@@ -1,0 +1,215 @@
+//! The client side: where a manager lives, and the connections each process holds to it.
+//!
+//! Every process talks to the server over connections of its own. A proxy that was moved into a
+//! forked child still holds (a copy of) its parent's connection pool; it notices by the pid that
+//! it is in a new process, forgets the inherited connections without using them (they belong to
+//! the parent: a request sent on them would interleave with the parent's), and connects anew.
+//! Within a process, each thread that makes a call takes an idle connection from the pool and
+//! gives it back after the answer, so threads never share a connection mid-request either.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::protocol::{Bytes, Reply, Request, Response};
+use crate::connection::Connection;
+use crate::error::{Error, Result};
+use crate::listener::{authenticate_client, connect, Address};
+use crate::sys::unistd;
+
+/// A manager server as its clients know it, with this process's connections to it.
+#[derive(Debug)]
+pub(crate) struct Endpoint {
+    address: Address,
+    authkey: Option<Vec<u8>>,
+    /// `SyncManager-1`, or the address for a manager we only connected to; for messages.
+    name: String,
+    pool: Mutex<Pool>,
+}
+
+#[derive(Debug)]
+struct Pool {
+    /// The process these connections belong to.
+    pid: libc::pid_t,
+    idle: Vec<Connection>,
+}
+
+impl Endpoint {
+    pub(crate) fn new(address: Address, authkey: Option<Vec<u8>>, name: String) -> Endpoint {
+        Endpoint {
+            address,
+            authkey,
+            name,
+            pool: Mutex::new(Pool {
+                pid: unistd::getpid(),
+                idle: Vec::new(),
+            }),
+        }
+    }
+
+    pub(crate) fn address(&self) -> &Address {
+        &self.address
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Sends `request` and returns the server's reply, or the server's fault as an error.
+    /// `timeout` is only used to word a timeout error.
+    pub(crate) fn call(&self, request: &Request, timeout: Option<Duration>) -> Result<Reply> {
+        let conn = self.take()?;
+        match self.round_trip(&conn, request) {
+            Ok(response) => {
+                self.give(conn);
+                response.map_err(|fault| fault.into_error(&self.name, timeout))
+            }
+            // The connection is in an unknown state: drop it rather than reuse it.
+            Err(e) => Err(e),
+        }
+    }
+
+    fn round_trip(&self, conn: &Connection, request: &Request) -> Result<Response> {
+        conn.send(request).map_err(|e| self.gone(e))?;
+        conn.recv::<Response>().map_err(|e| self.gone(e))
+    }
+
+    /// Says plainly that the server went away, instead of a bare "end of file".
+    fn gone(&self, e: Error) -> Error {
+        match e {
+            Error::Eof(_) | Error::Os { .. } => Error::Eof(format!(
+                "the manager server {} at {} closed the connection (it was shut down or died): {e}",
+                self.name, self.address
+            )),
+            other => other,
+        }
+    }
+
+    /// An idle connection of this process, or a new one.
+    fn take(&self) -> Result<Connection> {
+        {
+            let mut pool = self.lock_pool();
+            let me = unistd::getpid();
+            if pool.pid != me {
+                // Inherited through fork: the parent's connections. Forget them unused.
+                pool.pid = me;
+                pool.idle.clear();
+            }
+            if let Some(conn) = pool.idle.pop() {
+                return Ok(conn);
+            }
+        }
+        self.open()
+    }
+
+    fn give(&self, conn: Connection) {
+        let mut pool = self.lock_pool();
+        if pool.pid == unistd::getpid() {
+            pool.idle.push(conn);
+        }
+    }
+
+    /// Opens and authenticates a new connection.
+    pub(crate) fn open(&self) -> Result<Connection> {
+        let conn = connect(&self.address).map_err(|e| match e {
+            Error::Os { source, .. } => Error::os(
+                format!(
+                    "connecting to the manager server {} at {} (is it running? it may have been shut down or died)",
+                    self.name, self.address
+                ),
+                source,
+            ),
+            other => other,
+        })?;
+        if let Some(key) = &self.authkey {
+            authenticate_client(&conn, key)?;
+        }
+        Ok(conn)
+    }
+
+    /// Opens a connection now and keeps it for the next call, so a wrong address or authkey
+    /// fails at once.
+    pub(crate) fn warm_up(&self) -> Result<()> {
+        let conn = self.open()?;
+        self.give(conn);
+        Ok(())
+    }
+
+    /// Closes this process's idle connections.
+    pub(crate) fn disconnect(&self) {
+        self.lock_pool().idle.clear();
+    }
+
+    fn lock_pool(&self) -> MutexGuard<'_, Pool> {
+        self.pool.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// One shared object on one server: what every proxy holds.
+#[derive(Clone, Debug)]
+pub struct ObjectRef {
+    pub(crate) endpoint: Arc<Endpoint>,
+    pub(crate) id: u64,
+}
+
+impl ObjectRef {
+    pub(crate) fn call(&self, op: super::protocol::Op) -> Result<Reply> {
+        self.endpoint.call(&Request::Call { id: self.id, op }, None)
+    }
+
+    pub(crate) fn call_timeout(&self, op: super::protocol::Op, timeout: Option<Duration>) -> Result<Reply> {
+        self.endpoint.call(&Request::Call { id: self.id, op }, timeout)
+    }
+
+    /// A reply of the wrong shape: a bug or a server of another version, never a user error.
+    pub(crate) fn unexpected(&self, reply: &Reply) -> Error {
+        Error::Remote(format!(
+            "{}: unexpected reply {reply:?} for object {}",
+            self.endpoint.name, self.id
+        ))
+    }
+}
+
+/// What identifies a shared object for the `spawn` start method: the server's address, the
+/// authkey, and the object's id. Under `fork` a proxy is simply moved into the child.
+#[derive(Serialize, Deserialize)]
+struct ObjectWire {
+    address: Address,
+    authkey: Option<Vec<u8>>,
+    name: String,
+    id: u64,
+}
+
+impl Serialize for ObjectRef {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        ObjectWire {
+            address: self.endpoint.address.clone(),
+            authkey: self.endpoint.authkey.clone(),
+            name: self.endpoint.name.clone(),
+            id: self.id,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for ObjectRef {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let wire = ObjectWire::deserialize(deserializer)?;
+        Ok(ObjectRef {
+            endpoint: Arc::new(Endpoint::new(wire.address, wire.authkey, wire.name)),
+            id: wire.id,
+        })
+    }
+}
+
+/// Encodes a value for the server.
+pub(crate) fn enc<T: Serialize + ?Sized>(value: &T) -> Result<Bytes> {
+    Ok(crate::codec::encode(value)?)
+}
+
+/// Decodes a value the server kept for us.
+pub(crate) fn dec<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    Ok(crate::codec::decode(bytes)?)
+}

@@ -1,0 +1,423 @@
+//! The other shared objects: [`NamespaceProxy`], [`QueueProxy`], [`ValueProxy`], [`LockProxy`].
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::client::{dec, enc, ObjectRef};
+use super::protocol::{Kind, Op, Reply};
+use crate::error::{Error, Result};
+
+/// Implements the sealed proxy trait and `Clone`/`Debug` for a proxy type.
+macro_rules! proxy_impls {
+    ($name:ident $(<$t:ident>)?, $kind:ident, $typeid:literal, $types:ty) => {
+        impl$(<$t>)? Clone for $name$(<$t>)? {
+            fn clone(&self) -> Self {
+                $name { object: self.object.clone(), types: PhantomData }
+            }
+        }
+        impl$(<$t>)? fmt::Debug for $name$(<$t>)? {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(
+                    f,
+                    concat!("<", stringify!($name), " object, typeid '", $typeid, "' at {} of {}>"),
+                    self.object.id,
+                    self.object.endpoint.name()
+                )
+            }
+        }
+        impl$(<$t: Serialize + DeserializeOwned>)? super::Proxy for $name$(<$t>)? {}
+        impl$(<$t: Serialize + DeserializeOwned>)? super::sealed::ProxyImpl for $name$(<$t>)? {
+            const KIND: Kind = Kind::$kind;
+            fn types() -> String {
+                std::any::type_name::<$types>().to_string()
+            }
+            fn from_object(object: ObjectRef) -> Self {
+                $name { object, types: PhantomData }
+            }
+            fn object(&self) -> &ObjectRef {
+                &self.object
+            }
+        }
+    };
+}
+
+fn expect_done(object: &ObjectRef, reply: Reply) -> Result<()> {
+    match reply {
+        Reply::Done => Ok(()),
+        other => Err(object.unexpected(&other)),
+    }
+}
+
+/// A namespace that lives in the manager's server process: named attributes of any serde type,
+/// like CPython's `manager.Namespace()` (`ns.x = 10` is `ns.set("x", &10)`). Made by
+/// [`Manager::namespace`](crate::Manager::namespace).
+///
+/// # Examples
+///
+/// ```
+/// use multiprocessing::{Manager, NamespaceProxy, Process};
+///
+/// fn worker(ns: NamespaceProxy) {
+///     let x: i32 = ns.get("x").unwrap();
+///     ns.set("y", &(x * 2)).unwrap();
+/// }
+///
+/// let manager = Manager::new()?;
+/// let ns = manager.namespace()?;
+/// ns.set("x", &21)?;
+/// let mut p = Process::new(worker, ns.clone());
+/// p.start()?;
+/// p.join()?;
+/// assert_eq!(ns.get::<i32>("y")?, 42);
+/// # Ok::<(), multiprocessing::Error>(())
+/// ```
+#[derive(Serialize, Deserialize)]
+pub struct NamespaceProxy {
+    object: ObjectRef,
+    #[serde(skip)]
+    types: PhantomData<()>,
+}
+proxy_impls!(NamespaceProxy, Namespace, "Namespace", ());
+
+impl NamespaceProxy {
+    /// The attribute `name` (Python's `ns.name`).
+    ///
+    /// # Errors
+    /// [`Error::Remote`] when there is no such attribute (Python's `AttributeError`);
+    /// [`Error::Codec`] when it is not a `T`; [`Error::Eof`] or [`Error::Os`] when the server is
+    /// gone.
+    pub fn get<T: DeserializeOwned>(&self, name: &str) -> Result<T> {
+        match self.object.call(Op::NsGet(name.to_string()))? {
+            Reply::Item(b) => dec(&b),
+            other => Err(self.object.unexpected(&other)),
+        }
+    }
+
+    /// Sets the attribute `name` (Python's `ns.name = value`).
+    ///
+    /// # Errors
+    /// As [`get`](NamespaceProxy::get).
+    pub fn set<T: Serialize + ?Sized>(&self, name: &str, value: &T) -> Result<()> {
+        expect_done(
+            &self.object,
+            self.object.call(Op::NsSet(name.to_string(), enc(value)?))?,
+        )
+    }
+
+    /// Deletes the attribute `name` (Python's `del ns.name`).
+    ///
+    /// # Errors
+    /// As [`get`](NamespaceProxy::get).
+    pub fn delete(&self, name: &str) -> Result<()> {
+        expect_done(&self.object, self.object.call(Op::NsDel(name.to_string()))?)
+    }
+
+    /// The attribute names, in the order they were first set.
+    ///
+    /// # Errors
+    /// As [`get`](NamespaceProxy::get).
+    pub fn names(&self) -> Result<Vec<String>> {
+        match self.object.call(Op::Copy)? {
+            Reply::Names(pairs) => Ok(pairs.into_iter().map(|(name, _)| name).collect()),
+            other => Err(self.object.unexpected(&other)),
+        }
+    }
+}
+
+/// A FIFO queue that lives in the manager's server process, like CPython's `manager.Queue()`.
+/// Made by [`Manager::queue`](crate::Manager::queue) (unbounded) or
+/// [`Manager::queue_with_maxsize`](crate::Manager::queue_with_maxsize).
+///
+/// Unlike a `Queue` over a pipe, it needs no feeder thread and a child that put
+/// items can always be joined: the items are already in the server. A `get` that blocks waits
+/// in the server; if the waiting process is killed, the item it would have taken stays in the
+/// queue for the others.
+///
+/// # Examples
+///
+/// ```
+/// use multiprocessing::{Manager, Process, QueueProxy};
+///
+/// fn producer(q: QueueProxy<String>) {
+///     q.put(&"消息".to_string()).unwrap();
+/// }
+///
+/// let manager = Manager::new()?;
+/// let q = manager.queue::<String>()?;
+/// let mut p = Process::new(producer, q.clone());
+/// p.start()?;
+/// assert_eq!(q.get()?, "消息");
+/// p.join()?;
+/// assert!(q.get_nowait().is_err());
+/// # Ok::<(), multiprocessing::Error>(())
+/// ```
+#[derive(Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct QueueProxy<T> {
+    object: ObjectRef,
+    #[serde(skip)]
+    types: PhantomData<fn() -> T>,
+}
+proxy_impls!(QueueProxy<T>, Queue, "Queue", T);
+
+impl<T: Serialize + DeserializeOwned> QueueProxy<T> {
+    /// Puts `item` at the back, waiting while a bounded queue is full (Python's `q.put(item)`).
+    ///
+    /// # Errors
+    /// [`Error::Eof`] or [`Error::Os`] when the server is gone.
+    pub fn put(&self, item: &T) -> Result<()> {
+        self.put_op(item, true, None)
+    }
+
+    /// Puts `item`, waiting at most `timeout` for room (Python's `q.put(item, timeout=t)`).
+    ///
+    /// # Errors
+    /// [`Error::Full`] when there is still no room after `timeout`; as [`put`](QueueProxy::put).
+    pub fn put_timeout(&self, item: &T, timeout: Duration) -> Result<()> {
+        self.put_op(item, true, Some(timeout))
+    }
+
+    /// Puts `item` only if there is room now (Python's `q.put_nowait(item)`).
+    ///
+    /// # Errors
+    /// [`Error::Full`] when a bounded queue is full; as [`put`](QueueProxy::put).
+    pub fn put_nowait(&self, item: &T) -> Result<()> {
+        self.put_op(item, false, None)
+    }
+
+    fn put_op(&self, item: &T, block: bool, timeout: Option<Duration>) -> Result<()> {
+        let reply = self.object.call_timeout(
+            Op::QueuePut {
+                item: enc(item)?,
+                block,
+                timeout,
+            },
+            timeout,
+        )?;
+        expect_done(&self.object, reply)
+    }
+
+    /// Takes the item at the front, waiting for one (Python's `q.get()`).
+    ///
+    /// # Errors
+    /// [`Error::Eof`] when the server dies while we wait; [`Error::Codec`] when the item is not
+    /// a `T`.
+    pub fn get(&self) -> Result<T> {
+        self.get_op(true, None)
+    }
+
+    /// Takes the item at the front, waiting at most `timeout` (Python's `q.get(timeout=t)`).
+    ///
+    /// # Errors
+    /// [`Error::Empty`] when no item came within `timeout`; as [`get`](QueueProxy::get).
+    pub fn get_timeout(&self, timeout: Duration) -> Result<T> {
+        self.get_op(true, Some(timeout))
+    }
+
+    /// Takes the item at the front if there is one now (Python's `q.get_nowait()`).
+    ///
+    /// # Errors
+    /// [`Error::Empty`] when the queue is empty; as [`get`](QueueProxy::get).
+    pub fn get_nowait(&self) -> Result<T> {
+        self.get_op(false, None)
+    }
+
+    fn get_op(&self, block: bool, timeout: Option<Duration>) -> Result<T> {
+        match self
+            .object
+            .call_timeout(Op::QueueGet { block, timeout }, timeout)?
+        {
+            Reply::Item(b) => dec(&b),
+            other => Err(self.object.unexpected(&other)),
+        }
+    }
+
+    /// The number of items now (Python's `q.qsize()`); another process may change it at once.
+    ///
+    /// # Errors
+    /// As [`put`](QueueProxy::put).
+    pub fn qsize(&self) -> Result<usize> {
+        match self.object.call(Op::Len)? {
+            Reply::Len(n) => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+            other => Err(self.object.unexpected(&other)),
+        }
+    }
+
+    /// Whether the queue is empty now (Python's `q.empty()`).
+    ///
+    /// # Errors
+    /// As [`put`](QueueProxy::put).
+    pub fn empty(&self) -> Result<bool> {
+        Ok(self.qsize()? == 0)
+    }
+}
+
+/// A single value that lives in the manager's server process, like CPython's
+/// `manager.Value(typecode, value)` (`v.value` is [`get`](ValueProxy::get), `v.value = x` is
+/// [`set`](ValueProxy::set)). Made by [`Manager::value`](crate::Manager::value).
+///
+/// As in CPython, `v.value += 1` from several processes is a read and a write, not atomic:
+/// hold a manager [`LockProxy`] around them.
+///
+/// # Examples
+///
+/// ```
+/// let manager = multiprocessing::Manager::new()?;
+/// let v = manager.value(1.5f64)?;
+/// v.set(&2.5)?;
+/// assert_eq!(v.get()?, 2.5);
+/// # Ok::<(), multiprocessing::Error>(())
+/// ```
+#[derive(Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct ValueProxy<T> {
+    object: ObjectRef,
+    #[serde(skip)]
+    types: PhantomData<fn() -> T>,
+}
+proxy_impls!(ValueProxy<T>, Value, "Value", T);
+
+impl<T: Serialize + DeserializeOwned> ValueProxy<T> {
+    /// The value (Python's `v.value`).
+    ///
+    /// # Errors
+    /// [`Error::Eof`] or [`Error::Os`] when the server is gone; [`Error::Codec`] when the value
+    /// is not a `T`.
+    pub fn get(&self) -> Result<T> {
+        match self.object.call(Op::ValueGet)? {
+            Reply::Item(b) => dec(&b),
+            other => Err(self.object.unexpected(&other)),
+        }
+    }
+
+    /// Replaces the value (Python's `v.value = new`).
+    ///
+    /// # Errors
+    /// As [`get`](ValueProxy::get).
+    pub fn set(&self, value: &T) -> Result<()> {
+        expect_done(&self.object, self.object.call(Op::ValueSet(enc(value)?))?)
+    }
+}
+
+/// A lock that lives in the manager's server process, like CPython's `manager.Lock()` (a
+/// `threading.Lock` in the server). Made by [`Manager::lock`](crate::Manager::lock).
+///
+/// As a `threading.Lock`, any process may release it. Unlike CPython's, a lock whose holder's
+/// connection closes (the holder exited or was killed without releasing) is released by the
+/// server, so the other processes are not blocked forever; the data it protected may then be
+/// half-updated, as with a robust mutex.
+///
+/// # Examples
+///
+/// ```
+/// let manager = multiprocessing::Manager::new()?;
+/// let lock = manager.lock()?;
+/// {
+///     let _guard = lock.guard()?; // Python's `with lock:`
+///     assert!(!lock.acquire_timeout(std::time::Duration::from_millis(10))?);
+/// }
+/// assert!(lock.try_acquire()?);
+/// lock.release()?;
+/// # Ok::<(), multiprocessing::Error>(())
+/// ```
+#[derive(Serialize, Deserialize)]
+pub struct LockProxy {
+    object: ObjectRef,
+    #[serde(skip)]
+    types: PhantomData<()>,
+}
+proxy_impls!(LockProxy, Lock, "Lock", ());
+
+impl LockProxy {
+    /// Waits until the lock is free and takes it (Python's `lock.acquire()`).
+    ///
+    /// # Errors
+    /// [`Error::Eof`] or [`Error::Os`] when the server is gone.
+    pub fn acquire(&self) -> Result<()> {
+        match self.acquire_op(true, None)? {
+            true => Ok(()),
+            false => Err(Error::Remote(format!(
+                "{}: acquire returned without the lock",
+                self.object.endpoint.name()
+            ))),
+        }
+    }
+
+    /// Takes the lock if it is free now; `false` if not (Python's `lock.acquire(False)`).
+    ///
+    /// # Errors
+    /// As [`acquire`](LockProxy::acquire).
+    pub fn try_acquire(&self) -> Result<bool> {
+        self.acquire_op(false, None)
+    }
+
+    /// Waits at most `timeout` for the lock; `false` if it stayed taken (Python's
+    /// `lock.acquire(timeout=t)`).
+    ///
+    /// # Errors
+    /// As [`acquire`](LockProxy::acquire).
+    pub fn acquire_timeout(&self, timeout: Duration) -> Result<bool> {
+        self.acquire_op(true, Some(timeout))
+    }
+
+    fn acquire_op(&self, block: bool, timeout: Option<Duration>) -> Result<bool> {
+        match self
+            .object
+            .call_timeout(Op::Acquire { block, timeout }, timeout)?
+        {
+            Reply::Bool(b) => Ok(b),
+            other => Err(self.object.unexpected(&other)),
+        }
+    }
+
+    /// Releases the lock (Python's `lock.release()`).
+    ///
+    /// # Errors
+    /// [`Error::Remote`] when the lock is not held ("release unlocked lock"); as
+    /// [`acquire`](LockProxy::acquire).
+    pub fn release(&self) -> Result<()> {
+        expect_done(&self.object, self.object.call(Op::Release)?)
+    }
+
+    /// Whether some process holds the lock now.
+    ///
+    /// # Errors
+    /// As [`acquire`](LockProxy::acquire).
+    pub fn locked(&self) -> Result<bool> {
+        match self.object.call(Op::Locked)? {
+            Reply::Bool(b) => Ok(b),
+            other => Err(self.object.unexpected(&other)),
+        }
+    }
+
+    /// Acquires the lock and returns a guard that releases it when dropped: Python's
+    /// `with lock:`.
+    ///
+    /// # Errors
+    /// As [`acquire`](LockProxy::acquire).
+    pub fn guard(&self) -> Result<LockProxyGuard<'_>> {
+        self.acquire()?;
+        Ok(LockProxyGuard { lock: self })
+    }
+}
+
+/// Holds a [`LockProxy`] until dropped; made by [`LockProxy::guard`].
+///
+/// # Drop
+/// Releases the lock. If the server cannot be reached then, the error is ignored: a server that
+/// is gone holds no lock.
+#[derive(Debug)]
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct LockProxyGuard<'a> {
+    lock: &'a LockProxy,
+}
+
+impl Drop for LockProxyGuard<'_> {
+    fn drop(&mut self) {
+        let _ = self.lock.release();
+    }
+}
