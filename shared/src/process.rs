@@ -5,22 +5,8 @@
 //! its target (exit code 0), by panicking (exit code 1, after printing `Process <name>:` and the
 //! panic to stderr), or by a signal (exit code `-N`).
 //!
-//! # Fork safety
-//! `fork` copies only the calling thread. A child started from a multi-threaded parent may find
-//! a lock held forever by a thread that does not exist in the child. The runtime protects the
-//! locks it knows the child will take: [`Process::start`] holds stdout's and stderr's locks and
-//! the runtime's own process tables across the `fork`, so the child finds them free, and glibc's
-//! `malloc` resets its own locks in the child. Locks of your own that another thread holds at
-//! the moment of the `fork` stay held in the child: start processes from a single-threaded
-//! parent, or before other threads are spawned, or make sure the child never takes them.
-//!
-//! # When the parent dies
-//! At the parent's normal exit (`main` returns, or [`std::process::exit`]) its daemon children
-//! are terminated and the others joined, as CPython does. If the parent dies without exiting
-//! normally (killed by a signal, `abort`, `_exit`), nothing stops its children: daemon or not,
-//! they run on, adopted by `init` (or the nearest subreaper), which reaps them when they end.
-//! This is also CPython's behaviour under `fork`. The runtime does not set `PR_SET_PDEATHSIG`
-//! (a signal on parent death) today; that belongs to the parent-death work of issue 9.
+//! What a user must know (fork safety, what happens when the parent dies) is documented on
+//! [`Process`], since this module is private and only its items are re-exported.
 #![allow(
     unsafe_code,
     reason = "fork is the one unsafe call a process runtime cannot avoid"
@@ -82,6 +68,23 @@ use crate::sys::{signal, stdlib, unistd, wait};
 /// A panic in the target does not reach the parent: the child prints `Process <name>:` and the
 /// panic message to stderr (as CPython prints `Process Process-1:` and the traceback) and ends
 /// with exit code 1.
+///
+/// # Fork safety
+/// `fork` copies only the calling thread. A child started from a multi-threaded parent may find
+/// a lock held forever by a thread that does not exist in the child. The runtime protects the
+/// locks it knows the child will take: [`Process::start`] holds stdout's and stderr's locks and
+/// the runtime's own process tables across the `fork`, so the child finds them free, and glibc's
+/// `malloc` resets its own locks in the child. Locks of your own that another thread holds at
+/// the moment of the `fork` stay held in the child: start processes from a single-threaded
+/// parent, or before other threads are spawned, or make sure the child never takes them.
+///
+/// # When the parent dies
+/// At the parent's normal exit (`main` returns, or [`std::process::exit`]) its daemon children
+/// are terminated and the others joined, as CPython does. If the parent dies without exiting
+/// normally (killed by a signal, `abort`, `_exit`), nothing stops its children: daemon or not,
+/// they run on, adopted by `init` (or the nearest subreaper), which reaps them when they end.
+/// This is also CPython's behaviour under `fork`. The runtime does not set `PR_SET_PDEATHSIG`
+/// (a signal on parent death) today; that belongs to the parent-death work of issue 9.
 ///
 /// # Drop
 /// Dropping a `Process` does not kill or wait for the child, as in Python: a child that has
@@ -297,6 +300,11 @@ impl Process {
     /// returns in the parent. The child never returns from this call: it leaves through
     /// `_exit` when its target ends.
     ///
+    /// Once the child runs, the parent drops its own copy of the target and its arguments, as
+    /// CPython's `start` deletes `_target` and `_args`: a pipe end moved into
+    /// [`Process::new`] is then open only in the child, so its peer sees end of file when the
+    /// child ends.
+    ///
     /// # Errors
     /// [`Error::State`] when the process was already started ("cannot start a process twice"),
     /// when the caller is a daemon process ("daemonic processes are not allowed to have
@@ -483,7 +491,9 @@ impl Process {
     /// to a child that has already ended does nothing.
     ///
     /// As in CPython, the child's own children are not signalled, and whatever the child held
-    /// (a lock, a half-written message) is left as it was.
+    /// (a lock, a half-written message) is left as it was. A child inherits its parent's signal
+    /// mask and handlers: if the parent blocked or handled `SIGTERM` when it started the child,
+    /// `terminate` may not end it; [`kill`](Process::kill) always does.
     ///
     /// # Errors
     /// [`Error::State`] before start; [`Error::Os`] if the signal cannot be sent.

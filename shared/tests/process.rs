@@ -224,6 +224,57 @@ fn panic_prints_process_name_then_message() {
     assert!(header < message, "the name comes first: {:?}", out.stderr);
 }
 
+fn start_drops_the_parents_copy_of_the_arguments() {
+    fn worker(conn: multiprocessing::Connection) {
+        conn.send_bytes(b"hello").unwrap();
+    }
+    let (reader, writer) = multiprocessing::Pipe(false).unwrap();
+    let mut p = Process::new(worker, writer);
+    p.start().unwrap();
+    p.join().unwrap();
+    assert_eq!(reader.recv_bytes().unwrap(), b"hello");
+    // Every copy of the writing end is gone (the child's at its exit, ours at `start`), so the
+    // reader sees end of file instead of waiting for a message that cannot come.
+    assert!(
+        reader.poll(Some(Duration::from_secs(10))).unwrap(),
+        "the writer is still open somewhere"
+    );
+    let err = reader.recv_bytes().unwrap_err();
+    assert!(matches!(err, multiprocessing::Error::Eof(_)), "{err}");
+}
+
+fn a_child_cleans_up_its_own_children_when_it_ends() {
+    fn grandchild(ms: u64) {
+        std::thread::sleep(Duration::from_millis(ms));
+    }
+    fn child(conn: multiprocessing::Connection) {
+        let mut daemon = Process::new(grandchild, 60_000).with_daemon(true);
+        daemon.start().unwrap();
+        let mut other = Process::new(grandchild, 300);
+        other.start().unwrap();
+        conn.send(&(daemon.pid().unwrap(), other.pid().unwrap())).unwrap();
+        // Returning without joining: the child's exit must terminate the daemon and wait for
+        // the other, as CPython's `_bootstrap` runs `_exit_function`.
+    }
+    let (reader, writer) = multiprocessing::Pipe(false).unwrap();
+    let mut p = Process::new(child, writer);
+    p.start().unwrap();
+    assert!(
+        reader.poll(Some(Duration::from_secs(20))).unwrap(),
+        "no pids from the child"
+    );
+    let (daemon, other): (i32, i32) = reader.recv().unwrap();
+    assert!(
+        p.join_timeout(Duration::from_secs(20)).unwrap(),
+        "the child waited for its daemon"
+    );
+    assert_eq!(p.exitcode(), Some(0));
+    for (what, pid) in [("daemon", daemon), ("non-daemon", other)] {
+        let gone = nix::sys::signal::kill(Pid::from_raw(pid), None) == Err(nix::errno::Errno::ESRCH);
+        assert!(gone, "the {what} grandchild {pid} outlived the child");
+    }
+}
+
 fn unstarted_process_errors() {
     let p = Process::new(noop, ());
     for (what, err) in [
@@ -626,6 +677,14 @@ fn main() -> ExitCode {
         test(
             "panic_prints_process_name_then_message",
             panic_prints_process_name_then_message,
+        ),
+        test(
+            "start_drops_the_parents_copy_of_the_arguments",
+            start_drops_the_parents_copy_of_the_arguments,
+        ),
+        test(
+            "a_child_cleans_up_its_own_children_when_it_ends",
+            a_child_cleans_up_its_own_children_when_it_ends,
         ),
         test("unstarted_process_errors", unstarted_process_errors),
         test(
