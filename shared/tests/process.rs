@@ -275,6 +275,91 @@ fn a_child_cleans_up_its_own_children_when_it_ends() {
     }
 }
 
+/// CPython's `test_recursion`: a tree of processes, each naming itself, children joined in turn.
+fn recursion_names_every_generation() {
+    fn record(path: String) {
+        use std::io::Write;
+        // One short O_APPEND write per process: the lines cannot interleave.
+        let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(format!("{}\n", current_process().name()).as_bytes())
+            .unwrap();
+    }
+    fn tree((path, depth): (String, u32)) {
+        record(path.clone());
+        if depth > 0 {
+            for _ in 0..2 {
+                let mut p = Process::new(tree, (path.clone(), depth - 1));
+                p.start().unwrap();
+                p.join().unwrap();
+                assert_eq!(p.exitcode(), Some(0));
+            }
+        }
+    }
+    let path = std::env::temp_dir().join(format!("mp-test-recursion-{}", std::process::id()));
+    std::fs::write(&path, "").unwrap();
+    let path_text = path.to_str().unwrap().to_string();
+    tree((path_text, 2));
+    let names = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let expected = [
+        "MainProcess",
+        "Process-1",
+        "Process-1:1",
+        "Process-1:2",
+        "Process-2",
+        "Process-2:1",
+        "Process-2:2",
+    ];
+    assert_eq!(names.lines().collect::<Vec<_>>(), expected);
+}
+
+/// CPython's `test_many_processes`: many children at once, all terminated, none lost.
+fn many_processes_terminated_at_once() {
+    let processes: Vec<Process> = (0..50)
+        .map(|_| {
+            let mut p = Process::new(sleep_ms, 60_000);
+            p.start().unwrap();
+            p
+        })
+        .collect();
+    assert_eq!(active_children().len(), 50);
+    for p in &processes {
+        p.terminate().unwrap();
+    }
+    for p in &processes {
+        assert!(
+            p.join_timeout(Duration::from_secs(20)).unwrap(),
+            "{} ignored SIGTERM",
+            p.name()
+        );
+    }
+    assert!(processes.iter().all(|p| p.exitcode() == Some(-15)));
+    assert!(active_children().is_empty());
+    drop(processes);
+    assert_no_children_left();
+}
+
+/// CPython's `test_child_fd_inflation`: making processes leaks no descriptor in the parent.
+fn no_descriptor_leak() {
+    fn open_fds() -> usize {
+        std::fs::read_dir("/proc/self/fd").unwrap().count()
+    }
+    let before = open_fds();
+    for _ in 0..20 {
+        let mut p = Process::new(noop, ());
+        p.start().unwrap();
+        p.join().unwrap();
+    }
+    // Dropped without a join: its pidfd must close once it is reaped.
+    let mut q = Process::new(sleep_ms, 100);
+    q.start().unwrap();
+    drop(q);
+    common::eventually(Duration::from_secs(20), "the dropped child is reaped", || {
+        active_children().is_empty()
+    });
+    assert_eq!(open_fds(), before, "descriptors leaked");
+}
+
 fn unstarted_process_errors() {
     let p = Process::new(noop, ());
     for (what, err) in [
@@ -686,6 +771,15 @@ fn main() -> ExitCode {
             "a_child_cleans_up_its_own_children_when_it_ends",
             a_child_cleans_up_its_own_children_when_it_ends,
         ),
+        test(
+            "recursion_names_every_generation",
+            recursion_names_every_generation,
+        ),
+        test(
+            "many_processes_terminated_at_once",
+            many_processes_terminated_at_once,
+        ),
+        test("no_descriptor_leak", no_descriptor_leak),
         test("unstarted_process_errors", unstarted_process_errors),
         test(
             "signalling_an_ended_process_is_harmless",
