@@ -270,6 +270,37 @@ mod tests {
         assert!(find("2.1").unwrap().exists(&workspace_root()));
     }
 
+    /// A crate or an expected file that no ID points to would never be run by `verify`.
+    #[test]
+    fn every_example_crate_and_expected_file_belongs_to_an_id() {
+        let root = workspace_root();
+        for topic in [PROCESS, POOL, IPC, SYNC] {
+            let Ok(crates) = std::fs::read_dir(root.join(topic)) else {
+                continue;
+            };
+            for krate in crates
+                .map(|c| c.unwrap().path())
+                .filter(|p| p.join("Cargo.toml").is_file())
+            {
+                let dir = format!("{topic}/{}", krate.file_name().unwrap().to_string_lossy());
+                assert!(
+                    EXAMPLES.iter().any(|e| e.dir() == dir),
+                    "{dir} is not in xtask/src/registry.rs"
+                );
+                let Ok(files) = std::fs::read_dir(krate.join("expected")) else {
+                    continue;
+                };
+                for file in files.map(|f| f.unwrap().file_name().to_string_lossy().into_owned()) {
+                    let path = format!("{dir}/expected/{file}");
+                    assert!(
+                        EXAMPLES.iter().any(|e| e.expected_file() == path),
+                        "{path} belongs to no ID of this crate (expected files are named <ID>.stdout)"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn unknown_ids_are_an_error_and_duplicates_collapse() {
         let err = find_all(&["2.1".into(), "9.9".into()]).unwrap_err().to_string();
