@@ -775,6 +775,10 @@ pub(crate) fn start_child(
                 exitcode: Mutex::new(None),
             });
             children.push(Arc::clone(&child));
+            drop(children);
+            // The child has its own copy now; ours goes (CPython's `del self._target, self._args`),
+            // after our locks are released, since its destructors are user code.
+            drop(target);
             Ok(child)
         }
     }

@@ -11,6 +11,16 @@ pub(crate) fn kill(pid: libc::pid_t, signal: i32) -> io::Result<()> {
 }
 
 /// The conventional name of a signal number, e.g. `SIGKILL` for 9.
+///
+/// # Examples
+///
+/// ```
+/// use multiprocessing::signal_name;
+///
+/// assert_eq!(signal_name(9), "SIGKILL");
+/// // An exit code of -15 means the process was killed by signal 15:
+/// assert_eq!(signal_name(15), "SIGTERM");
+/// ```
 pub fn signal_name(signal: i32) -> String {
     match nix::sys::signal::Signal::try_from(signal) {
         Ok(s) => s.as_str().to_string(),
