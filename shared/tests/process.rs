@@ -360,6 +360,20 @@ fn no_descriptor_leak() {
     assert_eq!(open_fds(), before, "descriptors leaked");
 }
 
+fn a_child_reaped_elsewhere_is_a_clear_error() {
+    let mut p = Process::new(noop, ());
+    p.start().unwrap();
+    // Someone else in the program reaps our child behind the runtime's back.
+    waitpid(Pid::from_raw(p.pid().unwrap()), None).unwrap();
+    let err = p.join().unwrap_err().to_string();
+    assert!(
+        err.contains("Process-1") && err.contains("reaped by someone else"),
+        "{err}"
+    );
+    assert!(!p.is_alive());
+    assert_eq!(p.exitcode(), None, "the exit code is lost, not invented");
+}
+
 fn unstarted_process_errors() {
     let p = Process::new(noop, ());
     for (what, err) in [
@@ -780,6 +794,10 @@ fn main() -> ExitCode {
             many_processes_terminated_at_once,
         ),
         test("no_descriptor_leak", no_descriptor_leak),
+        test(
+            "a_child_reaped_elsewhere_is_a_clear_error",
+            a_child_reaped_elsewhere_is_a_clear_error,
+        ),
         test("unstarted_process_errors", unstarted_process_errors),
         test(
             "signalling_an_ended_process_is_harmless",
