@@ -1,0 +1,98 @@
+//! Every method of `Pool` that the tutorial lists, with `callback` and `error_callback`.
+//!
+//! Tutorial: 3 / 1.2 "Pool 类", 常用方法 (the tutorial names these methods without a program;
+//! this one is ours). Run: `cargo run -p ex-3-1-2-pool-methods`.
+//!
+//! Differences from the Python:
+//! - Optional arguments become methods: `map(f, xs, chunksize)` is `map_chunked(f, xs, 25)`,
+//!   and `apply_async(f, args, callback=cb, error_callback=ecb)` is
+//!   `apply_async(f, args)?.callback(cb).error_callback(ecb)`.
+//! - `starmap` takes a function of two arguments (Rust has no `*args`); for more, a function
+//!   taking one tuple works with `map`.
+//! - Callbacks run in the main process, as in Python, but inside the call that waits for the
+//!   pool (`get`, `wait`, `join`, ...), not on a background thread.
+//! - An exception in a task is a panic in Rust; the caller gets it as an `Err` whose message
+//!   includes the panic's text.
+//! - The order of `imap_unordered` depends on which worker finishes first; we sort it before
+//!   printing so the output is stable.
+
+use multiprocessing::{active_children, Pool};
+
+fn square(x: i64) -> i64 {
+    x * x
+}
+
+fn add(a: i64, b: i64) -> i64 {
+    a + b
+}
+
+fn checked_sqrt(x: i64) -> i64 {
+    if x < 0 {
+        panic!("不能对负数 {x} 开平方");
+    }
+    (x as f64).sqrt() as i64
+}
+
+fn main() -> multiprocessing::Result<()> {
+    let pool = Pool::new(4)?;
+
+    // apply: synchronous, blocks until the result is there.
+    println!("apply(square, 3) = {}", pool.apply(square, 3)?);
+
+    // apply_async with a callback and with an error_callback.
+    let ok = pool
+        .apply_async(square, 4)?
+        .callback(|v| println!("apply_async 回调: {v}"));
+    let bad = pool
+        .apply_async(checked_sqrt, -1)?
+        .error_callback(|e| println!("apply_async 错误回调: {e}"));
+    ok.wait()?;
+    bad.wait()?;
+    println!("ready: {}, successful: {}", ok.ready(), ok.successful()?);
+    println!("出错的任务 successful: {}", bad.successful()?);
+
+    // map and map with a chunksize.
+    println!("map(square, 0..10) = {:?}", pool.map(square, 0..10)?);
+    println!(
+        "map(square, 0..10, chunksize=5) = {:?}",
+        pool.map_chunked(square, 0..10, 5)?
+    );
+
+    // map_async with a callback.
+    let result = pool
+        .map_async(square, [1, 2, 3])?
+        .callback(|v| println!("map_async 回调: {v:?}"));
+    println!("map_async get() = {:?}", result.get()?);
+
+    // starmap: each item is a tuple of arguments.
+    println!(
+        "starmap(add, [(1, 2), (3, 4), (5, 6)]) = {:?}",
+        pool.starmap(add, [(1, 2), (3, 4), (5, 6)])?
+    );
+    let result = pool
+        .starmap_async(add, [(10, 20)])?
+        .callback(|v| println!("starmap_async 回调: {v:?}"));
+    result.wait()?;
+
+    // imap: lazy, in input order.
+    for (x, y) in (0..5).zip(pool.imap(square, 0..5)?) {
+        println!("imap: {x} -> {}", y?);
+    }
+
+    // imap_unordered: in the order the results come back.
+    let mut unordered = pool
+        .imap_unordered(square, 0..5)?
+        .collect::<multiprocessing::Result<Vec<_>>>()?;
+    unordered.sort_unstable();
+    println!("imap_unordered (排序后): {unordered:?}");
+
+    // close: no more tasks; join: wait for the workers to exit.
+    pool.close()?;
+    match pool.apply(square, 1) {
+        Ok(_) => println!("close() 之后仍可提交任务?"),
+        Err(e) => println!("close() 之后提交任务: {e}"),
+    }
+    pool.join()?;
+    println!("join() 之后活动子进程数: {}", active_children().len());
+    Ok(())
+}
