@@ -52,8 +52,8 @@
 //!   ended (`false` here); Python's returns `None` and leaves you to look at `exitcode`.
 //! - An exception is a panic: the child prints `Process Process-4:` and the panic message to
 //!   stderr and ends with exit code 1, as Python's prints the traceback.
-//! - `exitcode` is an `Option<i32>`; `py_code` and `py_bool` print it, and the booleans, the way Python
-//!   does (`None`, `True`), so the output reads the same.
+//! - `exitcode` is an `Option<i32>`. `py_code` prints it and `py_bool` prints a boolean the
+//!   way Python does (`None`, `True`), so the output reads the same.
 //! - `daemon=True` is `.with_daemon(true)`. When `main` returns, the daemon is terminated and
 //!   every other child joined, as Python does at interpreter exit.
 
