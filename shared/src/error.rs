@@ -48,6 +48,10 @@ pub enum Error {
     /// The peer does not hold the same authkey (Python's `AuthenticationError`).
     #[error("authentication error: {0}")]
     Authentication(String),
+    /// A barrier was broken: aborted, reset while processes waited, timed out, or its action
+    /// panicked (Python's `threading.BrokenBarrierError`).
+    #[error("the barrier is broken (aborted, reset, timed out, or its action failed)")]
+    BrokenBarrier,
 }
 
 impl Error {

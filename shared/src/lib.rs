@@ -55,7 +55,7 @@ pub use process::{
 };
 pub use sharedctypes::{Array, Element, RawArray, RawValue, Value};
 pub use synchronize::{
-    BoundedSemaphore, Lock, LockGuard, RLock, RLockGuard, Semaphore, SemaphoreGuard, SyncLock,
-    OWNER_CHECK_INTERVAL, SEM_VALUE_MAX,
+    Barrier, BoundedSemaphore, Condition, ConditionGuard, Event, Lock, LockGuard, RLock, RLockGuard,
+    Semaphore, SemaphoreGuard, SyncLock, OWNER_CHECK_INTERVAL, SEM_VALUE_MAX,
 };
 pub use sys::signal::signal_name;

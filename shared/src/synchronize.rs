@@ -34,10 +34,11 @@
 //! - To hold a lock past the guard's scope (Python's bare `lock.acquire()`), call
 //!   [`LockGuard::keep`] and later [`Lock::release`], from this or any process.
 //! - Python's exceptions are [`Error`]s: releasing an unlocked lock is [`Error::State`], a
-//!   broken barrier is `Error::BrokenBarrier`.
+//!   broken barrier is [`Error::BrokenBarrier`].
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::panic;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -50,6 +51,9 @@ use crate::sys::futex::{self, Wake};
 /// How long a waiter sleeps before it checks whether the holder of a [`Lock`] or [`RLock`]
 /// is still alive. A dead holder is noticed after at most about this long.
 pub const OWNER_CHECK_INTERVAL: Duration = Duration::from_millis(100);
+
+/// How long [`Condition::notify`] waits for the processes it woke to leave their sleep.
+const NOTIFY_PATIENCE: Duration = Duration::from_secs(2);
 
 /// The largest value of a [`Semaphore`] (CPython's `SEM_VALUE_MAX` on Linux).
 pub const SEM_VALUE_MAX: u32 = i32::MAX as u32;
@@ -1097,6 +1101,908 @@ impl fmt::Debug for BoundedSemaphore {
             "BoundedSemaphore(value={}, maxvalue={})",
             self.get_value(),
             self.inner.max
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Event
+// ---------------------------------------------------------------------------------------------
+
+/// A flag shared between processes that they can wait for, like Python's
+/// `multiprocessing.Event`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use multiprocessing::{Event, Process};
+///
+/// fn waiter(event: Event) {
+///     event.wait(); // sleeps until the parent sets the flag
+///     assert!(event.is_set());
+/// }
+///
+/// let event = Event::new()?;
+/// let mut p = Process::new(waiter, event.clone());
+/// p.start()?;
+/// std::thread::sleep(Duration::from_millis(50));
+/// event.set();
+/// p.join()?;
+/// assert_eq!(p.exitcode(), Some(0));
+/// # Ok::<(), multiprocessing::Error>(())
+/// ```
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Event {
+    /// Word 0: the flag (the futex word). Word 1: how many may be asleep on it.
+    block: SharedBlock,
+}
+
+impl Event {
+    /// A new event, not set.
+    ///
+    /// # Errors
+    /// [`Error::Os`] if shared memory cannot be made.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = multiprocessing::Event::new()?;
+    /// assert!(!event.is_set());
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn new() -> Result<Event> {
+        Ok(Event {
+            block: SharedBlock::new(8)?,
+        })
+    }
+
+    fn flag(&self) -> &AtomicU32 {
+        self.block.atomic_u32(0)
+    }
+
+    fn sleepers(&self) -> &AtomicU32 {
+        self.block.atomic_u32(4)
+    }
+
+    /// Whether the flag is set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = multiprocessing::Event::new()?;
+    /// event.set();
+    /// assert!(event.is_set());
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn is_set(&self) -> bool {
+        self.flag().load(Ordering::Acquire) != 0
+    }
+
+    /// Sets the flag and wakes every process waiting for it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = multiprocessing::Event::new()?;
+    /// event.set();
+    /// assert!(event.wait_timeout(std::time::Duration::ZERO));
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn set(&self) {
+        self.flag().store(1, Ordering::SeqCst);
+        if self.sleepers().load(Ordering::SeqCst) > 0 {
+            wake(self.flag(), u32::MAX);
+        }
+    }
+
+    /// Clears the flag: later waits block until the next [`set`](Event::set).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = multiprocessing::Event::new()?;
+    /// event.set();
+    /// event.clear();
+    /// assert!(!event.is_set());
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn clear(&self) {
+        self.flag().store(0, Ordering::SeqCst);
+    }
+
+    /// Blocks until the flag is set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = multiprocessing::Event::new()?;
+    /// event.set();
+    /// event.wait(); // returns at once
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn wait(&self) {
+        self.wait_until(None);
+    }
+
+    /// Blocks until the flag is set or `timeout` passes; returns the flag (Python's
+    /// `wait(timeout)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = multiprocessing::Event::new()?;
+    /// assert!(!event.wait_timeout(std::time::Duration::from_millis(10)));
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        self.wait_until(Some(Instant::now() + timeout))
+    }
+
+    fn wait_until(&self, deadline: Option<Instant>) -> bool {
+        loop {
+            if self.is_set() {
+                return true;
+            }
+            let left = time_left(deadline);
+            if left == Some(Duration::ZERO) {
+                return false;
+            }
+            // As for the semaphore: announce, then sleep only while the flag still reads 0.
+            self.sleepers().fetch_add(1, Ordering::SeqCst);
+            sleep_on(self.flag(), 0, left);
+            self.sleepers().fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl fmt::Debug for Event {
+    /// `Event(set)` or `Event(unset)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Event({})", if self.is_set() { "set" } else { "unset" })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Condition
+// ---------------------------------------------------------------------------------------------
+
+/// A condition variable shared between processes, like Python's `multiprocessing.Condition`.
+///
+/// It is used with its lock held: [`acquire`](Condition::acquire) it, check the state the
+/// lock protects, and [`wait`](Condition::wait) until another process changes it and calls
+/// [`notify`](Condition::notify). `wait` releases the lock completely while it sleeps (every
+/// level of a recursive hold) and restores it before returning.
+///
+/// The lock is an [`RLock`] by default; [`Condition::with_lock`] takes a [`Lock`] or an
+/// `RLock` of your choice.
+///
+/// `notify(n)` wakes `n` of the processes waiting at that moment (or all, if fewer wait); a
+/// process that starts waiting later is not woken by it. Which `n` is unspecified.
+///
+/// # Examples
+///
+/// ```
+/// use multiprocessing::{Condition, Process, Value};
+///
+/// fn consumer((cond, ready): (Condition, Value<i32>)) {
+///     let _guard = cond.acquire(); // with cond:
+///     cond.wait_for(|| ready.get() == 1, None).unwrap();
+/// }
+///
+/// let cond = Condition::new()?;
+/// let ready = Value::new(0)?;
+/// let mut p = Process::new(consumer, (cond.clone(), ready.clone()));
+/// p.start()?;
+/// {
+///     let _guard = cond.acquire();
+///     ready.set(1);
+///     cond.notify_all()?;
+/// }
+/// p.join()?;
+/// assert_eq!(p.exitcode(), Some(0));
+/// # Ok::<(), multiprocessing::Error>(())
+/// ```
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(bound(serialize = "L: Serialize", deserialize = "L: Deserialize<'de>"))]
+pub struct Condition<L: SyncLock = RLock> {
+    lock: L,
+    /// CPython's scheme with counters instead of semaphores. Word 0: a sequence number bumped
+    /// by every notify (the futex word waiters sleep on). Word 1: waiters not yet notified
+    /// (`_sleeping_count`). Word 2: notifications not yet taken (`_wait_semaphore`). Word 3:
+    /// waiters that have left their sleep, by notification or timeout (`_woken_count`).
+    block: SharedBlock,
+}
+
+impl Condition {
+    /// A new condition over a new [`RLock`].
+    ///
+    /// # Errors
+    /// [`Error::Os`] if shared memory cannot be made.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cond = multiprocessing::Condition::new()?;
+    /// let _guard = cond.acquire();
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn new() -> Result<Condition> {
+        Condition::with_lock(RLock::new()?)
+    }
+}
+
+impl<L: SyncLock> Condition<L> {
+    /// A new condition over `lock` (Python's `Condition(lock)`).
+    ///
+    /// # Errors
+    /// [`Error::Os`] if shared memory cannot be made.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use multiprocessing::{Condition, Lock};
+    ///
+    /// let cond = Condition::with_lock(Lock::new()?)?;
+    /// let _guard = cond.acquire();
+    /// assert!(cond.get_lock().is_locked());
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn with_lock(lock: L) -> Result<Condition<L>> {
+        Ok(Condition {
+            lock,
+            block: SharedBlock::new(16)?,
+        })
+    }
+
+    fn seq(&self) -> &AtomicU32 {
+        self.block.atomic_u32(0)
+    }
+
+    fn sleeping(&self) -> &AtomicU32 {
+        self.block.atomic_u32(4)
+    }
+
+    fn tokens(&self) -> &AtomicU32 {
+        self.block.atomic_u32(8)
+    }
+
+    fn woken(&self) -> &AtomicU32 {
+        self.block.atomic_u32(12)
+    }
+
+    /// The underlying lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cond = multiprocessing::Condition::new()?;
+    /// assert!(!cond.get_lock().is_owned());
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn get_lock(&self) -> &L {
+        &self.lock
+    }
+
+    /// Acquires the underlying lock (Python's `with cond:`); the guard releases it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cond = multiprocessing::Condition::new()?;
+    /// let guard = cond.acquire();
+    /// assert!(!guard.owner_died());
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn acquire(&self) -> ConditionGuard<'_, L> {
+        let acquired = self.lock.raw_acquire(None);
+        ConditionGuard {
+            cond: self,
+            owner_died: acquired == Acquired::OwnerDied,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Acquires the underlying lock, waiting at most `timeout`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cond = multiprocessing::Condition::new()?;
+    /// assert!(cond.acquire_timeout(std::time::Duration::from_millis(10)).is_some());
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn acquire_timeout(&self, timeout: Duration) -> Option<ConditionGuard<'_, L>> {
+        match self.lock.raw_acquire(Some(timeout)) {
+            Acquired::TimedOut => None,
+            a => Some(ConditionGuard {
+                cond: self,
+                owner_died: a == Acquired::OwnerDied,
+                _not_send: PhantomData,
+            }),
+        }
+    }
+
+    /// Releases the lock, sleeps until notified, and acquires the lock again.
+    ///
+    /// # Errors
+    /// [`Error::State`] if the calling thread does not hold the lock (Python's
+    /// `RuntimeError: cannot wait on un-acquired lock`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cond = multiprocessing::Condition::new()?;
+    /// assert!(cond.wait().is_err()); // not acquired
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn wait(&self) -> Result<()> {
+        self.wait_until(None).map(drop)
+    }
+
+    /// As [`wait`](Condition::wait), giving up after `timeout`: returns `false` if it was not
+    /// notified in time. The lock is held again in both cases.
+    ///
+    /// # Errors
+    /// As [`wait`](Condition::wait).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let cond = multiprocessing::Condition::new()?;
+    /// let _guard = cond.acquire();
+    /// assert!(!cond.wait_timeout(Duration::from_millis(10))?);
+    /// assert!(cond.get_lock().is_owned());
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<bool> {
+        self.wait_until(Some(Instant::now() + timeout))
+    }
+
+    /// Waits until `predicate()` is true, checking it first and after every wake-up; at most
+    /// `timeout` if given. Returns the predicate's last result.
+    ///
+    /// # Errors
+    /// As [`wait`](Condition::wait).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let cond = multiprocessing::Condition::new()?;
+    /// let _guard = cond.acquire();
+    /// assert!(cond.wait_for(|| true, None)?);
+    /// assert!(!cond.wait_for(|| false, Some(Duration::from_millis(10)))?);
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn wait_for(&self, mut predicate: impl FnMut() -> bool, timeout: Option<Duration>) -> Result<bool> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            if predicate() {
+                return Ok(true);
+            }
+            if time_left(deadline) == Some(Duration::ZERO) {
+                return Ok(false);
+            }
+            self.wait_until(deadline)?;
+        }
+    }
+
+    fn wait_until(&self, deadline: Option<Instant>) -> Result<bool> {
+        if !self.lock.is_owned() {
+            return Err(Error::state("Condition.wait(): cannot wait on un-acquired lock"));
+        }
+        self.sleeping().fetch_add(1, Ordering::SeqCst);
+        let saved = self.lock.release_save()?;
+        let mut notified = false;
+        loop {
+            // Read the sequence before looking for a notification: a notify after the look
+            // changes it, and the kernel then refuses to put us to sleep.
+            let seq = self.seq().load(Ordering::SeqCst);
+            if self.take_token() {
+                notified = true;
+                break;
+            }
+            let left = time_left(deadline);
+            if left == Some(Duration::ZERO) {
+                break;
+            }
+            sleep_on(self.seq(), seq, left);
+        }
+        // Tell a notifier that waits for its sleepers that we are out (by notification or by
+        // timeout), then take the lock back.
+        self.woken().fetch_add(1, Ordering::SeqCst);
+        wake(self.woken(), 1);
+        self.lock.acquire_restore(saved);
+        Ok(notified)
+    }
+
+    fn take_token(&self) -> bool {
+        self.tokens()
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |t| t.checked_sub(1))
+            .is_ok()
+    }
+
+    /// Wakes up to `n` waiting processes (Python's `notify(n)`; Python's default `n` is 1).
+    ///
+    /// As CPython's does, `notify` returns once the processes it woke have left their sleep,
+    /// so that a process that starts waiting afterwards cannot take a wake-up meant for an
+    /// earlier one. (If a woken process does not get to run within a couple of seconds, e.g.
+    /// because it was killed, `notify` stops waiting for it rather than hang.)
+    ///
+    /// # Errors
+    /// [`Error::State`] if the calling thread does not hold the lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cond = multiprocessing::Condition::new()?;
+    /// let _guard = cond.acquire();
+    /// cond.notify(1)?; // nobody waits: nothing happens
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn notify(&self, n: u32) -> Result<()> {
+        if !self.lock.is_owned() {
+            return Err(Error::state(
+                "Condition.notify(): cannot notify on un-acquired lock",
+            ));
+        }
+        // Account for the waiters that left (by timeout) since the last notify.
+        let gone = self.woken().swap(0, Ordering::SeqCst);
+        let _ = self
+            .sleeping()
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| {
+                Some(s.saturating_sub(gone))
+            });
+        let k = n.min(self.sleeping().load(Ordering::SeqCst));
+        if k == 0 {
+            return Ok(());
+        }
+        self.sleeping().fetch_sub(k, Ordering::SeqCst);
+        self.tokens().fetch_add(k, Ordering::SeqCst);
+        self.seq().fetch_add(1, Ordering::SeqCst);
+        wake(self.seq(), k);
+        // Wait (holding the lock, so nobody new can start waiting) until k waiters are out.
+        let deadline = Instant::now() + NOTIFY_PATIENCE;
+        loop {
+            let out = self.woken().load(Ordering::SeqCst);
+            if out >= k {
+                self.woken().fetch_sub(k, Ordering::SeqCst);
+                // Tokens left over were meant for waiters that timed out instead: drop them.
+                self.tokens().store(0, Ordering::SeqCst);
+                return Ok(());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                // Leave the tokens for the late waiters rather than lose their wake-up, and
+                // count them as sleeping again: when they do leave, the next notify's
+                // accounting of `woken` takes them off once more.
+                self.woken().fetch_sub(out, Ordering::SeqCst);
+                self.sleeping().fetch_add(k - out, Ordering::SeqCst);
+                return Ok(());
+            }
+            sleep_on(self.woken(), out, Some(left));
+        }
+    }
+
+    /// Wakes every waiting process.
+    ///
+    /// # Errors
+    /// [`Error::State`] if the calling thread does not hold the lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cond = multiprocessing::Condition::new()?;
+    /// let _guard = cond.acquire();
+    /// cond.notify_all()?;
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn notify_all(&self) -> Result<()> {
+        self.notify(u32::MAX)
+    }
+}
+
+impl<L: SyncLock> fmt::Debug for Condition<L> {
+    /// `Condition(sleeping=2)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Condition(sleeping={})",
+            self.sleeping().load(Ordering::Relaxed)
+        )
+    }
+}
+
+/// Proof that the calling thread holds a [`Condition`]'s lock; releases it when dropped.
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct ConditionGuard<'a, L: SyncLock = RLock> {
+    cond: &'a Condition<L>,
+    owner_died: bool,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl<L: SyncLock> ConditionGuard<'_, L> {
+    /// Whether the lock was taken over from a holder that died while holding it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cond = multiprocessing::Condition::new()?;
+    /// assert!(!cond.acquire().owner_died());
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn owner_died(&self) -> bool {
+        self.owner_died
+    }
+}
+
+impl<L: SyncLock> fmt::Debug for ConditionGuard<'_, L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConditionGuard")
+            .field("owner_died", &self.owner_died)
+            .finish()
+    }
+}
+
+impl<L: SyncLock> Drop for ConditionGuard<'_, L> {
+    fn drop(&mut self) {
+        let _ = self.cond.lock.raw_release();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Barrier
+// ---------------------------------------------------------------------------------------------
+
+/// The barrier's states, as in CPython's `threading.Barrier`.
+const FILLING: u32 = 0;
+const DRAINING: u32 = 1;
+const RESETTING: u32 = 2;
+const BROKEN: u32 = 3;
+
+/// A meeting point for a fixed number of processes, like Python's `multiprocessing.Barrier`
+/// (which is `threading.Barrier` over shared memory).
+///
+/// Each of `parties` processes calls [`wait`](Barrier::wait); all of them block until the
+/// last one arrives, then all go on. Each gets a distinct index in `0..parties`. The barrier
+/// can be used again at once. An optional action runs in one of the processes (the last to
+/// arrive) before the others are released.
+///
+/// The barrier *breaks* when a wait times out, when [`abort`](Barrier::abort) is called, when
+/// it is [`reset`](Barrier::reset) while processes wait, or when the action panics: every
+/// current and later `wait` then fails with [`Error::BrokenBarrier`] until `reset`.
+///
+/// # Examples
+///
+/// ```
+/// use multiprocessing::{Barrier, Process};
+///
+/// fn runner(barrier: Barrier) {
+///     let index = barrier.wait().unwrap();
+///     assert!(index < 3);
+/// }
+///
+/// let barrier = Barrier::new(3)?;
+/// let mut processes: Vec<Process> = (0..2).map(|_| Process::new(runner, barrier.clone())).collect();
+/// for p in &mut processes {
+///     p.start()?;
+/// }
+/// barrier.wait()?; // the third party
+/// for p in &processes {
+///     p.join()?;
+///     assert_eq!(p.exitcode(), Some(0));
+/// }
+/// # Ok::<(), multiprocessing::Error>(())
+/// ```
+///
+/// # Serialization
+/// A barrier with an action cannot be serialized (a function cannot be sent to a fresh
+/// executable); under `fork` it is simply copied into the child.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Barrier {
+    cond: Condition<Lock>,
+    /// Word 0: the state. Word 1: how many are inside `wait`. Changed with the lock held.
+    block: SharedBlock,
+    parties: u32,
+    #[serde(serialize_with = "no_action", skip_deserializing)]
+    action: Option<fn()>,
+    timeout: Option<Duration>,
+}
+
+/// Serializes a barrier's action: only its absence can be.
+fn no_action<S: serde::Serializer>(
+    action: &Option<fn()>,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match action {
+        None => serializer.serialize_none(),
+        Some(_) => Err(serde::ser::Error::custom(
+            "a Barrier with an action cannot be serialized",
+        )),
+    }
+}
+
+impl Barrier {
+    /// A barrier for `parties` processes, with no action and no default timeout.
+    ///
+    /// # Errors
+    /// [`Error::State`] if `parties` is 0 (Python's `ValueError`); [`Error::Os`] if shared
+    /// memory cannot be made.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let barrier = multiprocessing::Barrier::new(1)?;
+    /// assert_eq!(barrier.wait()?, 0); // one party: passes at once
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn new(parties: u32) -> Result<Barrier> {
+        if parties == 0 {
+            return Err(Error::state("Barrier: parties must be at least 1"));
+        }
+        Ok(Barrier {
+            cond: Condition::with_lock(Lock::new()?)?,
+            block: SharedBlock::new(8)?,
+            parties,
+            action: None,
+            timeout: None,
+        })
+    }
+
+    /// Sets the action run by the last process to arrive, before the others are released
+    /// (Python's `action=`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// fn report() {
+    ///     println!("all arrived");
+    /// }
+    ///
+    /// let barrier = multiprocessing::Barrier::new(1)?.with_action(report);
+    /// barrier.wait()?; // prints "all arrived"
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    #[must_use]
+    pub fn with_action(mut self, action: fn()) -> Barrier {
+        self.action = Some(action);
+        self
+    }
+
+    /// Sets the timeout of a [`wait`](Barrier::wait) that is given none (Python's `timeout=`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let barrier = multiprocessing::Barrier::new(2)?.with_timeout(Duration::from_millis(10));
+    /// assert!(barrier.wait().is_err()); // nobody else came: broken
+    /// assert!(barrier.broken());
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Barrier {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    fn state(&self) -> &AtomicU32 {
+        self.block.atomic_u32(0)
+    }
+
+    fn count(&self) -> &AtomicU32 {
+        self.block.atomic_u32(4)
+    }
+
+    /// Waits until all parties have arrived (or the default timeout passes). Returns this
+    /// process's arrival index, in `0..parties`.
+    ///
+    /// # Errors
+    /// [`Error::BrokenBarrier`] if the barrier is or becomes broken while waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let barrier = multiprocessing::Barrier::new(1)?;
+    /// assert_eq!(barrier.wait()?, 0);
+    /// assert_eq!(barrier.wait()?, 0); // reusable
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn wait(&self) -> Result<u32> {
+        self.wait_inner(self.timeout)
+    }
+
+    /// As [`wait`](Barrier::wait), giving up after `timeout`, which breaks the barrier.
+    ///
+    /// # Errors
+    /// [`Error::BrokenBarrier`], also on timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let barrier = multiprocessing::Barrier::new(2)?;
+    /// assert!(barrier.wait_timeout(Duration::from_millis(10)).is_err());
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<u32> {
+        self.wait_inner(Some(timeout))
+    }
+
+    /// CPython's `Barrier.wait`, step for step.
+    fn wait_inner(&self, timeout: Option<Duration>) -> Result<u32> {
+        let _guard = self.cond.acquire();
+        self.enter()?;
+        let index = self.count().fetch_add(1, Ordering::Relaxed);
+        let outcome = if index + 1 == self.parties {
+            self.release()
+        } else {
+            Ok(self.wait_released(timeout))
+        };
+        // CPython's `finally:`
+        self.count().fetch_sub(1, Ordering::Relaxed);
+        self.exit();
+        match outcome {
+            Ok(Ok(())) => Ok(index),
+            Ok(Err(e)) => Err(e),
+            Err(panic) => panic::resume_unwind(panic),
+        }
+    }
+
+    /// Blocks while the barrier drains or resets; fails if it is broken.
+    fn enter(&self) -> Result<()> {
+        while matches!(self.state().load(Ordering::Relaxed), DRAINING | RESETTING) {
+            self.cond.wait()?;
+        }
+        if self.state().load(Ordering::Relaxed) == BROKEN {
+            return Err(Error::BrokenBarrier);
+        }
+        Ok(())
+    }
+
+    /// The last party: runs the action and lets everyone go. A panic in the action breaks
+    /// the barrier and is passed on, as an exception is in Python.
+    fn release(&self) -> std::result::Result<Result<()>, Box<dyn std::any::Any + Send>> {
+        if let Some(action) = self.action {
+            if let Err(panic) = panic::catch_unwind(action) {
+                self.break_barrier();
+                return Err(panic);
+            }
+        }
+        self.state().store(DRAINING, Ordering::Relaxed);
+        let _ = self.cond.notify_all();
+        Ok(Ok(()))
+    }
+
+    /// Every other party: waits for the release, or breaks the barrier on timeout.
+    fn wait_released(&self, timeout: Option<Duration>) -> Result<()> {
+        let released = self
+            .cond
+            .wait_for(|| self.state().load(Ordering::Relaxed) != FILLING, timeout)?;
+        if !released {
+            self.break_barrier();
+            return Err(Error::BrokenBarrier);
+        }
+        if self.state().load(Ordering::Relaxed) != DRAINING {
+            return Err(Error::BrokenBarrier);
+        }
+        Ok(())
+    }
+
+    /// The last one out after a drain or reset makes the barrier fill again.
+    fn exit(&self) {
+        if self.count().load(Ordering::Relaxed) == 0
+            && matches!(self.state().load(Ordering::Relaxed), DRAINING | RESETTING)
+        {
+            self.state().store(FILLING, Ordering::Relaxed);
+            let _ = self.cond.notify_all();
+        }
+    }
+
+    fn break_barrier(&self) {
+        self.state().store(BROKEN, Ordering::Relaxed);
+        let _ = self.cond.notify_all();
+    }
+
+    /// Returns the barrier to its empty state. Processes waiting on it fail with
+    /// [`Error::BrokenBarrier`]; a broken barrier becomes usable again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let barrier = multiprocessing::Barrier::new(2)?;
+    /// barrier.abort();
+    /// assert!(barrier.broken());
+    /// barrier.reset();
+    /// assert!(!barrier.broken());
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn reset(&self) {
+        let _guard = self.cond.acquire();
+        if self.count().load(Ordering::Relaxed) > 0 {
+            if matches!(self.state().load(Ordering::Relaxed), FILLING | BROKEN) {
+                // Wake the waiters with an error; the last one out sets FILLING.
+                self.state().store(RESETTING, Ordering::Relaxed);
+            }
+        } else {
+            self.state().store(FILLING, Ordering::Relaxed);
+        }
+        let _ = self.cond.notify_all();
+    }
+
+    /// Breaks the barrier: current and later waits fail with [`Error::BrokenBarrier`] until
+    /// [`reset`](Barrier::reset). Use it when a party cannot come, so the others do not wait
+    /// forever.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let barrier = multiprocessing::Barrier::new(2)?;
+    /// barrier.abort();
+    /// assert!(matches!(barrier.wait(), Err(multiprocessing::Error::BrokenBarrier)));
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn abort(&self) {
+        let _guard = self.cond.acquire();
+        self.break_barrier();
+    }
+
+    /// The number of processes that must call `wait`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(multiprocessing::Barrier::new(4)?.parties(), 4);
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn parties(&self) -> u32 {
+        self.parties
+    }
+
+    /// How many processes are waiting now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(multiprocessing::Barrier::new(2)?.n_waiting(), 0);
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn n_waiting(&self) -> u32 {
+        if self.state().load(Ordering::Relaxed) == FILLING {
+            self.count().load(Ordering::Relaxed)
+        } else {
+            0
+        }
+    }
+
+    /// Whether the barrier is broken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!multiprocessing::Barrier::new(2)?.broken());
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn broken(&self) -> bool {
+        self.state().load(Ordering::Relaxed) == BROKEN
+    }
+}
+
+impl fmt::Debug for Barrier {
+    /// `Barrier(parties=3, waiting=1, broken=false)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Barrier(parties={}, waiting={}, broken={})",
+            self.parties,
+            self.n_waiting(),
+            self.broken()
         )
     }
 }

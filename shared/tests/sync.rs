@@ -7,7 +7,12 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{test, Test};
-use multiprocessing::{BoundedSemaphore, Lock, Process, RLock, Semaphore};
+use std::sync::OnceLock;
+
+use multiprocessing::{
+    Array, Barrier, BoundedSemaphore, Condition, Error, Event, Lock, Process, RLock, RawValue, Semaphore,
+    Value,
+};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -315,6 +320,237 @@ fn bounded_semaphore_refuses_reliably() {
     assert_eq!(sem.get_value(), 2);
 }
 
+// ---- Event ----------------------------------------------------------------------------------
+
+fn event_set_wakes_every_waiter() {
+    fn waiter(event: Event) {
+        assert!(event.wait_timeout(Duration::from_secs(10)), "woken by set");
+    }
+    let event = Event::new().unwrap();
+    let waiters: Vec<Process> = (0..3).map(|_| spawn(waiter, event.clone())).collect();
+    std::thread::sleep(ms(100));
+    assert!(
+        waiters.iter().all(|w| w.exitcode().is_none()),
+        "nobody passes before set"
+    );
+    event.set();
+    for w in &waiters {
+        assert_eq!(join(w), 0);
+    }
+    assert!(event.is_set());
+    assert!(event.wait_timeout(ms(0)), "a set event does not block");
+    event.clear();
+    assert!(!event.is_set());
+}
+
+fn event_wait_timeout_within_bound() {
+    let event = Event::new().unwrap();
+    for timeout in [ms(0), ms(50), ms(300)] {
+        let started = Instant::now();
+        assert!(!event.wait_timeout(timeout));
+        let took = started.elapsed();
+        assert!(
+            took >= timeout && took < timeout + ms(1500),
+            "{took:?} for {timeout:?}"
+        );
+    }
+}
+
+// ---- Condition ------------------------------------------------------------------------------
+
+fn condition_notify_wakes_exactly_n() {
+    fn waiter((cond, ready, woken): (Condition, Semaphore, Value<i32>)) {
+        let _guard = cond.acquire();
+        ready.release().unwrap();
+        assert!(
+            cond.wait_timeout(Duration::from_secs(15)).unwrap(),
+            "notified in time"
+        );
+        assert!(cond.get_lock().is_owned(), "wait returns with the lock held");
+        woken.set(woken.get() + 1);
+    }
+    let cond = Condition::new().unwrap();
+    let ready = Semaphore::new(0).unwrap();
+    let woken = Value::new(0).unwrap();
+    let waiters: Vec<Process> = (0..5)
+        .map(|_| spawn(waiter, (cond.clone(), ready.clone(), woken.clone())))
+        .collect();
+    for _ in 0..5 {
+        ready.acquire().keep();
+    }
+    // Each waiter signalled while holding the lock, so once we hold it they all wait.
+    {
+        let _guard = cond.acquire();
+        cond.notify(2).unwrap();
+    }
+    common::eventually(Duration::from_secs(10), "two waiters woken", || woken.get() == 2);
+    std::thread::sleep(ms(200));
+    assert_eq!(woken.get(), 2, "notify(2) wakes exactly two");
+    {
+        let _guard = cond.acquire();
+        cond.notify(1).unwrap();
+    }
+    common::eventually(Duration::from_secs(10), "a third waiter woken", || {
+        woken.get() == 3
+    });
+    std::thread::sleep(ms(200));
+    assert_eq!(woken.get(), 3);
+    {
+        let _guard = cond.acquire();
+        cond.notify_all().unwrap();
+    }
+    for w in &waiters {
+        assert_eq!(join(w), 0);
+    }
+    assert_eq!(woken.get(), 5);
+}
+
+fn condition_wait_releases_a_recursive_hold() {
+    fn change_it((cond, state): (Condition, Value<i32>)) {
+        let _guard = cond
+            .acquire_timeout(Duration::from_secs(10))
+            .expect("the waiter released every level");
+        state.set(1);
+        cond.notify(1).unwrap();
+    }
+    let cond = Condition::new().unwrap();
+    let state = Value::new(0).unwrap();
+    let outer = cond.acquire();
+    let inner = cond.acquire();
+    assert_eq!(cond.get_lock().recursion(), 2);
+    let p = spawn(change_it, (cond.clone(), state.clone()));
+    assert!(cond
+        .wait_for(|| state.get() == 1, Some(Duration::from_secs(10)))
+        .unwrap());
+    assert_eq!(
+        cond.get_lock().recursion(),
+        2,
+        "wait restores the recursion level"
+    );
+    drop(inner);
+    drop(outer);
+    assert!(!cond.get_lock().is_owned());
+    assert_eq!(join(&p), 0);
+}
+
+fn condition_needs_the_lock_and_times_out() {
+    let cond = Condition::with_lock(Lock::new().unwrap()).unwrap();
+    assert!(matches!(cond.wait(), Err(Error::State(_))));
+    assert!(matches!(cond.notify(1), Err(Error::State(_))));
+    let _guard = cond.acquire();
+    for timeout in [ms(0), ms(50), ms(300)] {
+        let started = Instant::now();
+        assert!(!cond.wait_timeout(timeout).unwrap());
+        let took = started.elapsed();
+        assert!(
+            took >= timeout && took < timeout + ms(1500),
+            "{took:?} for {timeout:?}"
+        );
+        assert!(cond.get_lock().is_locked(), "held again after a timeout");
+    }
+    let started = Instant::now();
+    assert!(!cond.wait_for(|| false, Some(ms(100))).unwrap());
+    assert!(started.elapsed() >= ms(100));
+}
+
+// ---- Barrier --------------------------------------------------------------------------------
+
+/// Counts how often the barrier's action ran, in shared memory made before any fork.
+static ACTIONS: OnceLock<RawValue<u32>> = OnceLock::new();
+
+fn count_action() {
+    let actions = ACTIONS.get().expect("made before the fork");
+    actions.set(actions.get() + 1);
+}
+
+fn barrier_releases_all_parties_with_distinct_indices() {
+    fn party((barrier, slot, indices): (Barrier, usize, Array<i32>)) {
+        for round in 0..2 {
+            let index = barrier
+                .wait_timeout(Duration::from_secs(10))
+                .expect("all parties arrive");
+            indices.set(round * 4 + slot, index as i32);
+        }
+    }
+    ACTIONS.get_or_init(|| RawValue::new(0).unwrap());
+    let barrier = Barrier::new(4).unwrap().with_action(count_action);
+    let indices = Array::new(&[-1; 8]).unwrap();
+    let parties: Vec<Process> = (0..3)
+        .map(|slot| spawn(party, (barrier.clone(), slot, indices.clone())))
+        .collect();
+    for round in 0..2 {
+        let index = barrier.wait_timeout(Duration::from_secs(10)).unwrap();
+        indices.set(round * 4 + 3, index as i32);
+    }
+    for p in &parties {
+        assert_eq!(join(p), 0);
+    }
+    for round in indices.to_vec().chunks(4) {
+        let mut round = round.to_vec();
+        round.sort_unstable();
+        assert_eq!(round, [0, 1, 2, 3], "each party gets its own index");
+    }
+    assert_eq!(ACTIONS.get().unwrap().get(), 2, "the action ran once per round");
+    assert!(!barrier.broken());
+    assert_eq!(barrier.n_waiting(), 0);
+}
+
+fn barrier_timeout_breaks_it_for_everyone() {
+    fn party(barrier: Barrier) {
+        assert!(
+            matches!(barrier.wait(), Err(Error::BrokenBarrier)),
+            "broken by the other's timeout"
+        );
+    }
+    let barrier = Barrier::new(3).unwrap();
+    let p = spawn(party, barrier.clone());
+    common::eventually(Duration::from_secs(10), "the child waits", || {
+        barrier.n_waiting() == 1
+    });
+    let started = Instant::now();
+    assert!(matches!(barrier.wait_timeout(ms(200)), Err(Error::BrokenBarrier)));
+    let took = started.elapsed();
+    assert!(took >= ms(200) && took < ms(1700), "{took:?}");
+    assert_eq!(join(&p), 0);
+    assert!(barrier.broken());
+    assert!(
+        matches!(barrier.wait(), Err(Error::BrokenBarrier)),
+        "stays broken"
+    );
+}
+
+fn barrier_abort_and_reset() {
+    fn party(barrier: Barrier) {
+        assert!(matches!(barrier.wait(), Err(Error::BrokenBarrier)));
+    }
+    fn party_ok(barrier: Barrier) {
+        barrier
+            .wait_timeout(Duration::from_secs(10))
+            .expect("the reset barrier works");
+    }
+    let barrier = Barrier::new(2).unwrap();
+    let p = spawn(party, barrier.clone());
+    common::eventually(Duration::from_secs(10), "the child waits", || {
+        barrier.n_waiting() == 1
+    });
+    barrier.abort();
+    assert_eq!(join(&p), 0);
+    assert!(barrier.broken());
+    barrier.reset();
+    assert!(!barrier.broken());
+    // A reset while a party waits wakes it with an error.
+    let p = spawn(party, barrier.clone());
+    common::eventually(Duration::from_secs(10), "the child waits", || {
+        barrier.n_waiting() == 1
+    });
+    barrier.reset();
+    assert_eq!(join(&p), 0);
+    // And then it works again.
+    let p = spawn(party_ok, barrier.clone());
+    barrier.wait_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(join(&p), 0);
+}
+
 // ---- Resources ------------------------------------------------------------------------------
 
 fn no_shared_memory_left_behind() {
@@ -329,12 +565,17 @@ fn no_shared_memory_left_behind() {
         let rlock = RLock::new().unwrap();
         let sem = Semaphore::new(1).unwrap();
         let bounded = BoundedSemaphore::new(1).unwrap();
+        let others = (
+            Event::new().unwrap(),
+            Condition::new().unwrap(),
+            Barrier::new(2).unwrap(),
+        );
         let many: Vec<Lock> = (0..5000).map(|_| Lock::new().unwrap()).collect();
         assert!(shared_mappings() > maps);
         assert!(shared_fds() > fds);
         let p = spawn(use_them, (lock.clone(), rlock.clone(), sem.clone()));
         assert_eq!(join(&p), 0);
-        drop((lock, rlock, sem, bounded, many));
+        drop((lock, rlock, sem, bounded, others, many));
     }
     assert_eq!(
         shared_mappings(),
@@ -392,6 +633,29 @@ fn main() -> std::process::ExitCode {
             "bounded_semaphore_refuses_reliably",
             bounded_semaphore_refuses_reliably,
         ),
+        test("event_set_wakes_every_waiter", event_set_wakes_every_waiter),
+        test("event_wait_timeout_within_bound", event_wait_timeout_within_bound),
+        test(
+            "condition_notify_wakes_exactly_n",
+            condition_notify_wakes_exactly_n,
+        ),
+        test(
+            "condition_wait_releases_a_recursive_hold",
+            condition_wait_releases_a_recursive_hold,
+        ),
+        test(
+            "condition_needs_the_lock_and_times_out",
+            condition_needs_the_lock_and_times_out,
+        ),
+        test(
+            "barrier_releases_all_parties_with_distinct_indices",
+            barrier_releases_all_parties_with_distinct_indices,
+        ),
+        test(
+            "barrier_timeout_breaks_it_for_everyone",
+            barrier_timeout_breaks_it_for_everyone,
+        ),
+        test("barrier_abort_and_reset", barrier_abort_and_reset),
         test("no_shared_memory_left_behind", no_shared_memory_left_behind),
         test(
             "serde_round_trip_shares_the_lock",
