@@ -76,6 +76,23 @@ fn distinct_keys_from_many_processes_all_land() {
     assert_eq!(keys, (0..50).map(|i| format!("p3-{i}")).collect::<Vec<_>>());
 }
 
+fn threads_share_a_proxy() {
+    let manager = Manager::new().unwrap();
+    let d = manager.dict::<String, u32>().unwrap();
+    std::thread::scope(|s| {
+        for t in 0..4u32 {
+            let d = &d;
+            s.spawn(move || {
+                for i in 0..100 {
+                    d.set(&format!("t{t}-{i}"), &i).unwrap();
+                    assert_eq!(d.get(&format!("t{t}-{i}")).unwrap(), Some(i));
+                }
+            });
+        }
+    });
+    assert_eq!(d.len().unwrap(), 400);
+}
+
 fn dict_methods_follow_python() {
     let manager = Manager::new().unwrap();
     let d = manager.dict::<String, i64>().unwrap();
@@ -391,6 +408,7 @@ fn main() -> std::process::ExitCode {
             "distinct_keys_from_many_processes_all_land",
             distinct_keys_from_many_processes_all_land,
         ),
+        test("threads_share_a_proxy", threads_share_a_proxy),
         test("dict_methods_follow_python", dict_methods_follow_python),
         test("list_namespace_value_queue", list_namespace_value_queue),
         test("increments_under_lock_are_exact", increments_under_lock_are_exact),
