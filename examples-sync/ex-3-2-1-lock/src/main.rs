@@ -1,0 +1,31 @@
+//! Three processes take turns with one `Lock`: only one at a time is inside the `with lock:`
+//! block.
+//!
+//! Tutorial: 3 / 2.1 "Lock 和 RLock", 示例. Run: `cargo run -p ex-3-2-1-lock`.
+//!
+//! The three lines come in whatever order the processes get the lock; each line is printed
+//! whole.
+//!
+//! Differences from the Python:
+//! - `with lock:` is a block holding the guard `lock.acquire()`; the lock is released where
+//!   the guard is dropped.
+//! - `Lock()` returns a `Result` (it allocates shared memory).
+
+use multiprocessing::{Lock, Process};
+
+fn worker((lock, num): (Lock, u32)) {
+    let _guard = lock.acquire(); // with lock:
+    println!("进程 {num} 正在安全地访问共享资源");
+}
+
+fn main() -> multiprocessing::Result<()> {
+    let lock = Lock::new()?;
+    let mut processes: Vec<Process> = (0..3).map(|i| Process::new(worker, (lock.clone(), i))).collect();
+    for p in &mut processes {
+        p.start()?;
+    }
+    for p in &processes {
+        p.join()?;
+    }
+    Ok(())
+}
