@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
@@ -306,6 +306,47 @@ fn wrong_authkey_is_refused() {
     assert!(err.to_string().contains("alloc::string::String, i32"), "{err}");
 }
 
+fn serve_on_a_unix_path_with_an_authkey() {
+    let dir = std::env::temp_dir().join(format!("manager-unix-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let address = Address::Unix(dir.join("manager.sock"));
+    {
+        let server = Manager::serve(&address, b"key").unwrap();
+        let l = server.list::<String>().unwrap();
+        server.register("names", &l).unwrap();
+        let client = Manager::connect(&address, b"key").unwrap();
+        client
+            .get::<ListProxy<String>>("names")
+            .unwrap()
+            .append(&"a".to_string())
+            .unwrap();
+        assert_eq!(l.copy().unwrap().into_vec(), ["a"]);
+        assert!(matches!(
+            Manager::connect(&address, b"other"),
+            Err(Error::Authentication(_))
+        ));
+        // Before authenticating, a client that announces a gigabyte gets nothing allocated
+        // (the handshake limit is 256 bytes); it only holds its own thread until it leaves.
+        let mut raw = UnixStream::connect(dir.join("manager.sock")).unwrap();
+        let mut challenge = [0u8; 64];
+        raw.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let _ = raw.read(&mut challenge).unwrap();
+        raw.write_all(&[0xff, 0xff, 0xff, 0x3f]).unwrap();
+        client
+            .get::<ListProxy<String>>("names")
+            .unwrap()
+            .append(&"b".to_string())
+            .unwrap();
+        assert_eq!(l.len().unwrap(), 2);
+        drop(raw);
+    }
+    assert!(
+        !dir.join("manager.sock").exists(),
+        "the server removes its socket"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 fn dead_server_gives_a_clear_error() {
     fn wait_on_queue(q: QueueProxy<String>) {
         let err = q.get().unwrap_err();
@@ -421,6 +462,10 @@ fn main() -> std::process::ExitCode {
             malformed_request_gets_an_error_reply,
         ),
         test("wrong_authkey_is_refused", wrong_authkey_is_refused),
+        test(
+            "serve_on_a_unix_path_with_an_authkey",
+            serve_on_a_unix_path_with_an_authkey,
+        ),
         test("dead_server_gives_a_clear_error", dead_server_gives_a_clear_error),
         test(
             "shutdown_and_drop_reap_the_server",
