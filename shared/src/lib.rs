@@ -36,6 +36,7 @@ mod listener;
 mod managers;
 mod pool;
 mod process;
+mod queues;
 mod sharedctypes;
 mod synchronize;
 mod sys;
@@ -53,6 +54,7 @@ pub use pool::{
 pub use process::{
     active_children, cpu_count, current_process, freeze_support, parent_process, Process, ProcessInfo,
 };
+pub use queues::{JoinableQueue, Queue, SimpleQueue, DEFAULT_QUEUE_CAPACITY};
 pub use sharedctypes::{Array, Element, RawArray, RawValue, Value};
 pub use synchronize::{
     Barrier, BoundedSemaphore, Condition, ConditionGuard, Event, Lock, LockGuard, RLock, RLockGuard,
