@@ -16,8 +16,11 @@
 //! every result it sends back is its next ask. The parent hands the next chunk to the worker
 //! that asked first, keeping at most [`PREFETCH`] chunks per worker in flight (one running,
 //! one waiting in the socket) so a worker does not sit idle for a round trip between two
-//! small tasks. Because of this, a worker that starts early and runs fast tasks may take every
-//! task before its siblings ask at all: section 8 of the tutorial, "every task in one PID".
+//! small tasks. The second chunk is only sent ahead while at least as many chunks as workers
+//! are still waiting, so the end of a job is never committed to one worker while another asks
+//! in vain (CPython never assigns a chunk before a worker takes it). Because the pool pulls, a
+//! worker that starts early and runs fast tasks may take every task before its siblings ask at
+//! all: section 8 of the tutorial, "every task in one PID".
 //!
 //! # No background threads
 //! CPython's pool runs three threads in the parent (worker handler, task handler, result
@@ -306,6 +309,10 @@ trait Source {
     /// Appends the next chunk's encoding to `out`; returns how many items it holds, or `None`
     /// when there are no more.
     fn next_chunk(&mut self, out: &mut Vec<u8>) -> Option<std::result::Result<usize, CodecError>>;
+
+    /// How many chunks are left, at most; `None` when the input does not say (an endless
+    /// iterator given to `imap`).
+    fn chunks_left(&self) -> Option<usize>;
 }
 
 struct ChunkSource<I> {
@@ -324,6 +331,10 @@ where
             return None;
         }
         Some(codec::encode_into(&chunk, out).map(|()| chunk.len()))
+    }
+
+    fn chunks_left(&self) -> Option<usize> {
+        self.iter.size_hint().1.map(|n| n.div_ceil(self.chunksize))
     }
 }
 
@@ -681,6 +692,22 @@ impl Core {
         self.retry.clear();
     }
 
+    /// Whether enough chunks wait to be handed out that every worker will get one even if some
+    /// worker takes a second ahead of time: only then is prefetching harmless. Near the end of
+    /// the work, a chunk sent ahead to the first worker that asked could leave a later asker
+    /// idle while that chunk waits (4 chunks of 25 on 4 workers would run on 3).
+    fn plenty_left(&self) -> bool {
+        let mut left = self.retry.len();
+        for id in &self.queue {
+            match self.jobs.get(id).map(|job| job.source.chunks_left()) {
+                Some(None) => return true,
+                Some(Some(n)) => left += n,
+                None => {}
+            }
+        }
+        left >= self.processes
+    }
+
     /// The next chunk to hand out: one a dead worker never started, else the next of the
     /// oldest job that has any left.
     fn next_task(&mut self) -> Option<InFlight> {
@@ -738,7 +765,9 @@ impl Inner {
         let Inner { workers, core } = self;
         while !core.ready.is_empty() {
             let Some(task) = core.next_task() else { break };
-            let big = task.message.len() > PREFETCH_MAX_BYTES;
+            // A worker that holds a chunk gets a second only if it is small (see
+            // `PREFETCH_MAX_BYTES`) and enough work is left for everyone.
+            let prefetch = task.message.len() <= PREFETCH_MAX_BYTES && core.plenty_left();
             // The first asker that can take this chunk; askers that cannot take any are let go
             // (they rejoin the line when they send a result).
             let mut chosen = None;
@@ -754,7 +783,7 @@ impl Inner {
                     core.ready.remove(i);
                     continue;
                 }
-                if big && !w.in_flight.is_empty() {
+                if !prefetch && !w.in_flight.is_empty() {
                     i += 1;
                     continue;
                 }

@@ -452,6 +452,17 @@ fn one_worker_may_take_every_task() {
     assert_eq!(pids.len(), 4);
 }
 
+fn short_job_gets_one_chunk_per_worker() {
+    // 4 chunks of 25 on 4 fresh workers: none may take a second chunk ahead of time while a
+    // sibling has not asked yet, or one worker would run half the work and another none.
+    let pool = Pool::new(4).unwrap();
+    pool.map_chunked(nap_ms, vec![2; 100], 25).unwrap();
+    let stats = pool.stats();
+    let mut tasks: Vec<u64> = stats.workers.iter().map(|w| w.tasks).collect();
+    tasks.sort_unstable();
+    assert_eq!(tasks, [25, 25, 25, 25], "{stats:?}");
+}
+
 fn large_arguments_and_results() {
     fn reverse(v: Vec<u8>) -> Vec<u8> {
         v.into_iter().rev().collect()
@@ -486,6 +497,7 @@ fn main() -> std::process::ExitCode {
             killed_worker_fails_task_and_pool_goes_on,
         ),
         test("one_worker_may_take_every_task", one_worker_may_take_every_task),
+        test("short_job_gets_one_chunk_per_worker", short_job_gets_one_chunk_per_worker),
         test("large_arguments_and_results", large_arguments_and_results),
     ];
     common::run(TESTS)
