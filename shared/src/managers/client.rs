@@ -60,10 +60,11 @@ impl Endpoint {
     /// Sends `request` and returns the server's reply, or the server's fault as an error.
     /// `timeout` is only used to word a timeout error.
     pub(crate) fn call(&self, request: &Request, timeout: Option<Duration>) -> Result<Reply> {
-        let conn = self.take()?;
+        let me = unistd::getpid();
+        let conn = self.take(me)?;
         match self.round_trip(&conn, request) {
             Ok(response) => {
-                self.give(conn);
+                self.give(conn, me);
                 response.map_err(|fault| fault.into_error(&self.name, timeout))
             }
             // The connection is in an unknown state: drop it rather than reuse it.
@@ -88,10 +89,9 @@ impl Endpoint {
     }
 
     /// An idle connection of this process, or a new one.
-    fn take(&self) -> Result<Connection> {
+    fn take(&self, me: libc::pid_t) -> Result<Connection> {
         {
             let mut pool = self.lock_pool();
-            let me = unistd::getpid();
             if pool.pid != me {
                 // Inherited through fork: the parent's connections. Forget them unused.
                 pool.pid = me;
@@ -104,9 +104,10 @@ impl Endpoint {
         self.open()
     }
 
-    fn give(&self, conn: Connection) {
+    /// Keeps `conn` for the next call of this process, `me`.
+    fn give(&self, conn: Connection, me: libc::pid_t) {
         let mut pool = self.lock_pool();
-        if pool.pid == unistd::getpid() {
+        if pool.pid == me {
             pool.idle.push(conn);
         }
     }
@@ -133,7 +134,7 @@ impl Endpoint {
     /// fails at once.
     pub(crate) fn warm_up(&self) -> Result<()> {
         let conn = self.open()?;
-        self.give(conn);
+        self.give(conn, unistd::getpid());
         Ok(())
     }
 
