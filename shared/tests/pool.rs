@@ -497,7 +497,10 @@ fn main() -> std::process::ExitCode {
             killed_worker_fails_task_and_pool_goes_on,
         ),
         test("one_worker_may_take_every_task", one_worker_may_take_every_task),
-        test("short_job_gets_one_chunk_per_worker", short_job_gets_one_chunk_per_worker),
+        test(
+            "short_job_gets_one_chunk_per_worker",
+            short_job_gets_one_chunk_per_worker,
+        ),
         test("large_arguments_and_results", large_arguments_and_results),
     ];
     common::run(TESTS)
