@@ -132,10 +132,11 @@ impl NamespaceProxy {
 /// Made by [`Manager::queue`](crate::Manager::queue) (unbounded) or
 /// [`Manager::queue_with_maxsize`](crate::Manager::queue_with_maxsize).
 ///
-/// Unlike a `Queue` over a pipe, it needs no feeder thread and a child that put
-/// items can always be joined: the items are already in the server. A `get` that blocks waits
-/// in the server; if the waiting process is killed, the item it would have taken stays in the
-/// queue for the others.
+/// Unlike [`Queue`](crate::Queue), whose items travel through a pipe between related
+/// processes, a manager queue keeps its items in the server: any process that reaches the
+/// server, on this machine or (with [`Manager::serve`](crate::Manager::serve)) another, can use
+/// it, at the cost of one round trip per call. A `get` that blocks waits in the server; if the
+/// waiting process is killed, the item it would have taken stays in the queue for the others.
 ///
 /// # Examples
 ///

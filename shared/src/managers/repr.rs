@@ -9,8 +9,8 @@ use std::fmt::{self, Write};
 /// lists `[1, 2]`, tuples `(1, 'a')`, dicts `{'a': 1}`.
 ///
 /// Implemented for the standard scalar types, strings, `Option`, tuples up to four, slices,
-/// `Vec`, `VecDeque`, `HashMap` and `BTreeMap`, and the manager's snapshots [`PyDict`] and
-/// [`PyList`]. Implement it for your own types to print them inside a snapshot.
+/// `Vec`, `VecDeque`, `HashMap` and `BTreeMap`, and the manager's snapshots [`PyDict`](crate::PyDict) and
+/// [`PyList`](crate::PyList). Implement it for your own types to print them inside a snapshot.
 ///
 /// # Examples
 ///
