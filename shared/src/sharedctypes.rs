@@ -4,52 +4,8 @@
 //! The memory is `MAP_SHARED` (see [`crate::heap`]): a child that receives a `Value` or an
 //! `Array` as its [`Process`](crate::Process) argument writes the very bytes its parent reads.
 //!
-//! # Element types
-//! Python names the element type with a `ctypes`/`array` typecode; here it is the Rust type:
-//!
-//! | Python typecode | C type | Rust type |
-//! |---|---|---|
-//! | `'b'` | `signed char` | `i8` |
-//! | `'B'` | `unsigned char` | `u8` |
-//! | `'c'` | `char` | `u8` |
-//! | `'h'` | `short` | `i16` |
-//! | `'H'` | `unsigned short` | `u16` |
-//! | `'i'` | `int` | `i32` |
-//! | `'I'` | `unsigned int` | `u32` |
-//! | `'l'` | `long` | `i64` |
-//! | `'L'` | `unsigned long` | `u64` |
-//! | `'q'` | `long long` | `i64` |
-//! | `'Q'` | `unsigned long long` | `u64` |
-//! | `'f'` | `float` | `f32` |
-//! | `'d'` | `double` | `f64` |
-//!
-//! # Why `value += 1` needs the lock
-//! As in Python, each [`Value::get`] and each [`Value::set`] takes the value's lock, but
-//! `val.set(val.get() + 1)` is two steps: two processes can both read 5 and both write 6, and
-//! one increment is lost. Holding [`Value::get_lock`] across both steps makes the increment
-//! whole, exactly like Python's `with val.get_lock(): val.value += 1`:
-//!
-//! ```
-//! use multiprocessing::{Process, Value};
-//!
-//! fn add_many(counter: Value<i32>) {
-//!     for _ in 0..10_000 {
-//!         let _guard = counter.get_lock().acquire(); // with counter.get_lock():
-//!         counter.set(counter.get() + 1); //                counter.value += 1
-//!     }
-//! }
-//!
-//! let counter = Value::new(0)?;
-//! let mut processes: Vec<Process> = (0..2).map(|_| Process::new(add_many, counter.clone())).collect();
-//! for p in &mut processes {
-//!     p.start()?;
-//! }
-//! for p in &processes {
-//!     p.join()?;
-//! }
-//! assert_eq!(counter.get(), 20_000); // without the guard, usually less
-//! # Ok::<(), multiprocessing::Error>(())
-//! ```
+//! The element types and their Python typecodes are listed on [`Element`]; why a
+//! read-modify-write needs the lock is shown on [`Value`].
 //!
 //! Reading or writing one element is always whole (never torn): elements are accessed with
 //! atomic loads and stores, so even the raw types are free of data races in Rust's sense.
@@ -74,7 +30,38 @@ use crate::heap::SharedBlock;
 use crate::synchronize::{RLock, SyncLock};
 
 /// A plain number that can live in shared memory: `i8`, `u8`, `i16`, `u16`, `i32`, `u32`,
-/// `i64`, `u64`, `f32` or `f64` (see the [module docs](self) for Python's typecodes).
+/// `i64`, `u64`, `f32` or `f64`. The trait is sealed: these are all.
+///
+/// # Python's typecodes
+/// Python names the element type with a `ctypes`/`array` typecode; here it is the Rust type:
+///
+/// | Python typecode | C type | Rust type |
+/// |---|---|---|
+/// | `'b'` | `signed char` | `i8` |
+/// | `'B'` | `unsigned char` | `u8` |
+/// | `'c'` | `char` | `u8` |
+/// | `'h'` | `short` | `i16` |
+/// | `'H'` | `unsigned short` | `u16` |
+/// | `'i'` | `int` | `i32` |
+/// | `'I'` | `unsigned int` | `u32` |
+/// | `'l'` | `long` | `i64` |
+/// | `'L'` | `unsigned long` | `u64` |
+/// | `'q'` | `long long` | `i64` |
+/// | `'Q'` | `unsigned long long` | `u64` |
+/// | `'f'` | `float` | `f32` |
+/// | `'d'` | `double` | `f64` |
+///
+/// # Examples
+///
+/// ```
+/// use multiprocessing::Value;
+///
+/// let i = Value::new(0i32)?; // Value('i', 0)
+/// let d = Value::new(0.0f64)?; // Value('d', 0.0)
+/// let c = Value::new(b'x')?; // Value('c', b'x')
+/// assert_eq!((i.get(), d.get(), c.get()), (0, 0.0, b'x'));
+/// # Ok::<(), multiprocessing::Error>(())
+/// ```
 pub trait Element: private::Sealed + Copy + PartialEq + fmt::Debug + 'static {}
 
 mod private {
@@ -258,8 +245,37 @@ impl<T: Element> fmt::Debug for RawValue<T> {
 /// One number in shared memory with a lock, like Python's `multiprocessing.Value`.
 ///
 /// [`get`](Value::get) and [`set`](Value::set) each take the lock; hold
-/// [`get_lock`](Value::get_lock) around a read-modify-write (see the [module docs](self)).
+/// [`get_lock`](Value::get_lock) around a read-modify-write, as below.
 /// The lock is an [`RLock`] by default; [`Value::with_lock`] takes one of your choice.
+///
+/// # Why `value += 1` needs the lock
+/// As in Python, each [`Value::get`] and each [`Value::set`] takes the value's lock, but
+/// `val.set(val.get() + 1)` is two steps: two processes can both read 5 and both write 6, and
+/// one increment is lost. Holding [`Value::get_lock`] across both steps makes the increment
+/// whole, exactly like Python's `with val.get_lock(): val.value += 1`:
+///
+/// ```
+/// use multiprocessing::{Process, Value};
+///
+/// fn add_many(counter: Value<i32>) {
+///     for _ in 0..10_000 {
+///         let _guard = counter.get_lock().acquire(); // with counter.get_lock():
+///         counter.set(counter.get() + 1); //                counter.value += 1
+///     }
+/// }
+///
+/// let counter = Value::new(0)?;
+/// let mut processes: Vec<Process> = (0..2).map(|_| Process::new(add_many, counter.clone())).collect();
+/// for p in &mut processes {
+///     p.start()?;
+/// }
+/// for p in &processes {
+///     p.join()?;
+/// }
+/// assert_eq!(counter.get(), 20_000); // without the guard, usually less
+/// # Ok::<(), multiprocessing::Error>(())
+/// ```
+///
 ///
 /// # Examples
 ///

@@ -5,27 +5,8 @@
 //! made (or one that receives it as a [`Process`](crate::Process) argument) shares it with its
 //! parent. Clones refer to the same object.
 //!
-//! # How they work
-//! Every object is a few 32-bit words in a `MAP_SHARED` memfd mapping, used as process-shared
-//! futexes (`FUTEX_WAIT`/`FUTEX_WAKE` without the private flag; `std::sync` uses private
-//! futexes, which do not work across processes). An uncontended acquire or release is one
-//! atomic instruction and no system call; a process that must wait sleeps in the kernel and is
-//! woken by the releasing process, without spinning.
-//!
-//! # When a holder dies
-//! CPython's locks deadlock forever when a process dies holding one (e.g. killed by `SIGKILL`
-//! inside `with lock:`). Ours do not: a [`Lock`] or [`RLock`] records its holder's thread id,
-//! and a waiter that has slept for [`OWNER_CHECK_INTERVAL`] without being woken checks whether
-//! the holder still exists (a thread that has exited, and a process that has ended but is not
-//! yet reaped, count as dead). If it does not, the waiter takes the lock over, and its guard
-//! says so: [`LockGuard::owner_died`] returns `true`. This is the spirit of a robust mutex's
-//! `EOWNERDEAD` and of the poisoning of `std::sync::Mutex`: the lock keeps working, and the
-//! one process that inherits it learns that the data it protects may be half-updated. Unlike
-//! `std`'s poisoning the signal is given once, to the next acquirer, not to every later one.
-//!
-//! The holder's identity is its kernel thread id. If the holder died and the kernel has since
-//! given the same id to a new thread (ids are reused only after the whole id space cycles),
-//! the lock is recovered only once that thread ends.
+//! How they work (process-shared futexes, no system call when uncontended) and what happens
+//! when a holder dies are documented on [`Lock`], where a reader of the API finds them.
 //!
 //! # Differences from Python
 //! - `with lock:` becomes `let _guard = lock.acquire();`: the guard releases when it is
@@ -201,8 +182,36 @@ pub(crate) mod private {
 /// while it is not held is an error. Acquiring it twice from the same thread blocks (or times
 /// out), as in Python; use an [`RLock`] for recursion.
 ///
-/// If the holder dies, the next acquirer takes the lock over and is told so by
-/// [`LockGuard::owner_died`] (see the [module docs](self)).
+/// # How it works
+/// This lock, like every object of this module, is a few 32-bit words in a `MAP_SHARED`
+/// memfd mapping, used as process-shared
+/// futexes (`FUTEX_WAIT`/`FUTEX_WAKE` without the private flag; `std::sync` uses private
+/// futexes, which do not work across processes). An uncontended acquire or release is one
+/// atomic instruction and no system call; a process that must wait sleeps in the kernel and is
+/// woken by the releasing process, without spinning.
+///
+/// # When a holder dies
+/// CPython's locks deadlock forever when a process dies holding one (e.g. killed by `SIGKILL`
+/// inside `with lock:`). Ours do not: a [`Lock`] or [`RLock`] records its holder's thread id,
+/// and a waiter that has slept for [`OWNER_CHECK_INTERVAL`] without being woken checks whether
+/// the holder still exists (a thread that has exited, and a process that has ended but is not
+/// yet reaped, count as dead). If it does not, the waiter takes the lock over, and its guard
+/// says so: [`LockGuard::owner_died`] returns `true`. This is the spirit of a robust mutex's
+/// `EOWNERDEAD` and of the poisoning of `std::sync::Mutex`: the lock keeps working, and the
+/// one process that inherits it learns that the data it protects may be half-updated. Unlike
+/// `std`'s poisoning the signal is given once, to the next acquirer, not to every later one.
+///
+/// The holder's identity is its kernel thread id. If the holder died and the kernel has since
+/// given the same id to a new thread (ids are reused only after the whole id space cycles),
+/// the lock is recovered only once that thread ends.
+///
+/// # Differences from Python
+/// - `with lock:` is `let _guard = lock.acquire();`: the guard releases the lock where it is
+///   dropped. `acquire(timeout=t)` is [`acquire_timeout`](Lock::acquire_timeout), returning
+///   `None` where Python returns `False`; `acquire(False)` is [`try_acquire`](Lock::try_acquire).
+/// - Python's bare `lock.acquire()` is `lock.acquire().keep()`, and `lock.release()` is
+///   [`release`](Lock::release), which any process may call.
+/// - Releasing an unlocked lock is an [`Error::State`] rather than a `ValueError`.
 ///
 /// # Examples
 ///
@@ -464,7 +473,7 @@ impl Drop for LockGuard<'_> {
 /// forked child does not hold its parent's `RLock`.
 ///
 /// If the holder dies, the next acquirer takes the lock over (with a recursion level of 1)
-/// and [`RLockGuard::owner_died`] says so (see the [module docs](self)).
+/// and [`RLockGuard::owner_died`] says so (see [`Lock`'s docs](Lock#when-a-holder-dies)).
 ///
 /// # Examples
 ///

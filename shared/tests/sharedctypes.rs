@@ -194,7 +194,103 @@ fn no_shared_memory_left_behind() {
     );
 }
 
+fn child_allocations_do_not_overlap_the_parents() {
+    // After a fork, parent and child each allocate from shared memory. Were they to carve
+    // the same arena, the child's new value and the parent's would be the same bytes.
+    fn allocate_and_write((go, done): (RawValue<u8>, RawValue<u8>)) {
+        let mine = RawValue::new(0u64).unwrap();
+        mine.set(u64::MAX);
+        let more: Vec<RawValue<u64>> = (0..100).map(|_| RawValue::new(u64::MAX).unwrap()).collect();
+        done.set(1);
+        while go.get() == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        drop((mine, more));
+    }
+    let go = RawValue::new(0u8).unwrap();
+    let done = RawValue::new(0u8).unwrap();
+    let p = spawn(allocate_and_write, (go.clone(), done.clone()));
+    let ours: Vec<RawValue<u64>> = (0..100).map(|_| RawValue::new(0).unwrap()).collect();
+    common::eventually(Duration::from_secs(10), "the child allocated and wrote", || {
+        done.get() == 1
+    });
+    assert!(
+        ours.iter().all(|v| v.get() == 0),
+        "the child's allocations landed on the parent's"
+    );
+    go.set(1);
+    assert_eq!(join(&p), 0);
+}
+
+/// The environment variable that carries a serialized Lock to a spawned copy of this binary.
+const SPAWNED_LOCK: &str = "MP_SHAREDCTYPES_SPAWNED_LOCK";
+
+/// In a fresh executable (the `spawn` start method's situation): adopt the inherited
+/// descriptors by deserializing, and check we see the parent's memory.
+fn spawned_child(hex: &str) -> std::process::ExitCode {
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    let (lock, val): (Lock, Value<i32>) =
+        multiprocessing::codec::decode(&bytes).expect("adopt the inherited memory");
+    assert!(lock.is_locked(), "the parent holds the lock");
+    assert_eq!(val.get(), 7, "the parent's value");
+    val.set(8);
+    lock.release().expect("any process may release a Lock");
+    std::process::ExitCode::SUCCESS
+}
+
+#[allow(
+    unsafe_code,
+    reason = "borrowing a listed descriptor to clear its close-on-exec flag"
+)]
+fn deserialize_adopts_inherited_descriptors() {
+    use std::os::fd::BorrowedFd;
+
+    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+
+    let lock = Lock::new().unwrap();
+    let val = Value::new(7).unwrap();
+    lock.acquire().keep();
+    let hex: String = multiprocessing::codec::encode(&(lock.clone(), val.clone()))
+        .unwrap()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    // Our segments' descriptors are close-on-exec; a spawn start method hands them over by
+    // clearing the flag, as we do here.
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap() {
+        let entry = entry.unwrap();
+        if std::fs::read_link(entry.path()).is_ok_and(|t| t.to_string_lossy().contains("memfd:mp-heap")) {
+            let fd: i32 = entry.file_name().to_string_lossy().parse().unwrap();
+            // SAFETY: the descriptor is open (we just listed it) and stays open during the call.
+            let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+            fcntl(fd, FcntlArg::F_SETFD(FdFlag::empty())).unwrap();
+        }
+    }
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(SPAWNED_LOCK, hex)
+        .status()
+        .unwrap();
+    assert!(status.success(), "the spawned process failed: {status}");
+    assert!(!lock.is_locked(), "released by the spawned process");
+    assert_eq!(val.get(), 8, "written by the spawned process");
+
+    // A descriptor that is not the segment it claims to be (here standard input) is refused
+    // with an error rather than mapped. (postcard keeps only the kind of a custom error, so
+    // the message names the type that failed, not why.)
+    let bogus = multiprocessing::codec::encode(&(0i32, 1u64, 2u64, 4096usize, 0usize, 4usize)).unwrap();
+    let err = multiprocessing::codec::decode::<Lock>(&bogus)
+        .map(drop)
+        .unwrap_err();
+    assert!(err.to_string().contains("Lock"), "{err}");
+}
+
 fn main() -> std::process::ExitCode {
+    if let Ok(hex) = std::env::var(SPAWNED_LOCK) {
+        return spawned_child(&hex);
+    }
     const TESTS: &[Test] = &[
         test("tutorial_value_and_array", tutorial_value_and_array),
         test("exact_total_under_contention", exact_total_under_contention),
@@ -208,6 +304,14 @@ fn main() -> std::process::ExitCode {
             array_indexing_slices_and_iteration,
         ),
         test("serde_round_trip_shares_memory", serde_round_trip_shares_memory),
+        test(
+            "child_allocations_do_not_overlap_the_parents",
+            child_allocations_do_not_overlap_the_parents,
+        ),
+        test(
+            "deserialize_adopts_inherited_descriptors",
+            deserialize_adopts_inherited_descriptors,
+        ),
         test("no_shared_memory_left_behind", no_shared_memory_left_behind),
     ];
     common::run(TESTS)
