@@ -236,10 +236,11 @@ impl Manager {
         let (owner_end, server_end) = UnixStream::pair()
             .map_err(|e| cleanup(Error::os("creating the manager's watch socket pair", e)))?;
         let watch = Arc::new(Mutex::new(Some(owner_end)));
-        let unix_path = match &address {
-            Address::Unix(path) => Some(path.clone()),
-            Address::Tcp(_) => None,
+        let mut remove: Vec<PathBuf> = match &address {
+            Address::Unix(path) => vec![path.clone()],
+            Address::Tcp(_) => Vec::new(),
         };
+        remove.extend(temp_dir.clone());
         let watch_in_child = Arc::clone(&watch);
         let process = Process::from_closure(Box::new(move || {
             // The fork copied our end of the pair too: close it, or the server would watch
@@ -250,7 +251,7 @@ impl Manager {
                     .unwrap_or_else(PoisonError::into_inner)
                     .take(),
             );
-            server::serve(listener, Some(server_end), unix_path);
+            server::serve(listener, Some(server_end), remove);
         }))
         // A daemon: if the owner exits without shutting it down, the runtime's exit handler
         // terminates it instead of waiting for it forever.

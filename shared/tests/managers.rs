@@ -414,32 +414,43 @@ fn shutdown_and_drop_reap_the_server() {
 fn server_leaves_when_its_owner_is_killed() {
     fn owner(report: std::path::PathBuf) {
         let manager = Manager::new().unwrap();
-        std::fs::write(&report, manager.pid().unwrap().to_string()).unwrap();
+        let Address::Unix(socket) = manager.address() else {
+            panic!("a Unix socket")
+        };
+        // Write whole, then rename: the parent never reads half a report.
+        let tmp = report.with_extension("tmp");
+        std::fs::write(&tmp, format!("{} {}", manager.pid().unwrap(), socket.display())).unwrap();
+        std::fs::rename(&tmp, &report).unwrap();
         std::thread::sleep(Duration::from_secs(60));
     }
     let report = std::env::temp_dir().join(format!("manager-owner-test-{}", std::process::id()));
     let _ = std::fs::remove_file(&report);
     let p = start(Process::new(owner, report.clone()));
-    let mut server = None;
+    let mut reported = None;
     eventually(
         Duration::from_secs(20),
-        "the owner reports its server's pid",
+        "the owner reports its server's pid and socket",
         || {
-            server = std::fs::read_to_string(&report)
-                .ok()
-                .and_then(|s| s.parse::<i32>().ok());
-            server.is_some()
+            reported = std::fs::read_to_string(&report).ok().and_then(|s| {
+                let (pid, path) = s.split_once(' ')?;
+                Some((pid.parse::<i32>().ok()?, std::path::PathBuf::from(path)))
+            });
+            reported.is_some()
         },
     );
     std::fs::remove_file(&report).unwrap();
-    let server = server.unwrap();
-    assert!(pid_exists(server));
+    let (server, socket) = reported.unwrap();
+    assert!(pid_exists(server) && socket.exists());
     // SIGKILL: the owner runs no destructor and no exit handler.
     p.kill().unwrap();
     p.join().unwrap();
     eventually(Duration::from_secs(20), "the orphaned server exits", || {
         !pid_exists(server)
     });
+    assert!(
+        !socket.parent().unwrap().exists(),
+        "the orphaned server left its directory behind"
+    );
 }
 
 fn main() -> std::process::ExitCode {

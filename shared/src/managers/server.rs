@@ -25,9 +25,11 @@ use crate::listener::{authenticate_server, Listener};
 const LIVENESS_TICK: Duration = Duration::from_millis(50);
 
 /// Runs the server until a client asks it to shut down or, when `watch` is given, until the
-/// process that started it is gone (its end of `watch` closes). Removes `unix_path` on the way
+/// process that started it is gone (its end of `watch` closes). Removes the files in `remove`
+/// on the way out (a Unix socket, then its private directory), so nothing is left behind even
+/// when the owner was killed.
 /// out.
-pub(crate) fn serve(listener: Listener, watch: Option<UnixStream>, unix_path: Option<PathBuf>) {
+pub(crate) fn serve(listener: Listener, watch: Option<UnixStream>, remove: Vec<PathBuf>) {
     let (stop_tx, stop_rx) = mpsc::channel::<()>();
     let state = Arc::new(State {
         objects: RwLock::new(HashMap::new()),
@@ -50,8 +52,9 @@ pub(crate) fn serve(listener: Listener, watch: Option<UnixStream>, unix_path: Op
     std::thread::spawn(move || accept_loop(&listener, &acceptor_state));
     // Either a Shutdown request or the owner's departure; a closed channel means the same.
     let _ = stop_rx.recv();
-    if let Some(path) = unix_path {
-        let _ = std::fs::remove_file(path);
+    for path in remove {
+        // A directory is removed only once empty: never anything we did not create.
+        let _ = std::fs::remove_file(&path).or_else(|_| std::fs::remove_dir(&path));
     }
     // Returning ends the process (the runtime leaves through `_exit`), and with it every thread.
 }
