@@ -1289,6 +1289,12 @@ impl fmt::Debug for Event {
 /// `notify(n)` wakes `n` of the processes waiting at that moment (or all, if fewer wait); a
 /// process that starts waiting later is not woken by it. Which `n` is unspecified.
 ///
+/// # When a waiter dies
+/// CPython's `notify` waits for the processes it wakes, so it hangs forever once a waiter has
+/// died. Ours waits at most a couple of seconds for them, then returns. A waiter that died
+/// stays counted, so a later `notify_all` may pause that long again and a later waiter may
+/// wake once without a notify (which `wait_for` and a loop around `wait` absorb).
+///
 /// # Examples
 ///
 /// ```

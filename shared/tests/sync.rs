@@ -453,6 +453,46 @@ fn condition_needs_the_lock_and_times_out() {
     assert!(started.elapsed() >= ms(100));
 }
 
+fn condition_survives_a_dead_waiter() {
+    fn wait_forever((cond, ready): (Condition, Semaphore)) {
+        let _guard = cond.acquire();
+        ready.release().unwrap();
+        let _ = cond.wait();
+    }
+    fn wait_for_flag((cond, flag): (Condition, Value<i32>)) {
+        let _guard = cond.acquire();
+        assert!(cond
+            .wait_for(|| flag.get() == 1, Some(Duration::from_secs(15)))
+            .unwrap());
+    }
+    let cond = Condition::new().unwrap();
+    let ready = Semaphore::new(0).unwrap();
+    let doomed = spawn(wait_forever, (cond.clone(), ready.clone()));
+    ready.acquire().keep();
+    let _ = cond.acquire(); // the waiter is asleep once we get the lock
+    doomed.kill().unwrap();
+    assert_eq!(join(&doomed), -9);
+    let started = Instant::now();
+    {
+        let _guard = cond.acquire();
+        cond.notify_all().unwrap();
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "notify hung on a dead waiter"
+    );
+    // The condition still works for the living.
+    let flag = Value::new(0).unwrap();
+    let p = spawn(wait_for_flag, (cond.clone(), flag.clone()));
+    std::thread::sleep(ms(100));
+    {
+        let _guard = cond.acquire();
+        flag.set(1);
+        cond.notify_all().unwrap();
+    }
+    assert_eq!(join(&p), 0);
+}
+
 // ---- Barrier --------------------------------------------------------------------------------
 
 /// Counts how often the barrier's action ran, in shared memory made before any fork.
@@ -551,6 +591,91 @@ fn barrier_abort_and_reset() {
     assert_eq!(join(&p), 0);
 }
 
+fn barrier_many_rounds() {
+    // CPython's test_thousand, smaller: the same barrier passed many times in a row, with the
+    // indices of each round checked, catches lost or stolen wake-ups.
+    const ROUNDS: usize = 300;
+    fn party((barrier, slot, seen): (Barrier, usize, Array<u8>)) {
+        for round in 0..ROUNDS {
+            let index = barrier
+                .wait_timeout(Duration::from_secs(10))
+                .expect("every round completes");
+            seen.set(round * 3 + index as usize, 1 + slot as u8);
+        }
+    }
+    let barrier = Barrier::new(3).unwrap();
+    let seen = Array::<u8>::zeroed(ROUNDS * 3).unwrap();
+    let parties: Vec<Process> = (0..2)
+        .map(|slot| spawn(party, (barrier.clone(), slot, seen.clone())))
+        .collect();
+    for round in 0..ROUNDS {
+        let index = barrier.wait_timeout(Duration::from_secs(10)).unwrap();
+        seen.set(round * 3 + index as usize, 3);
+    }
+    for p in &parties {
+        assert_eq!(join(p), 0);
+    }
+    for (round, slots) in seen.to_vec().chunks(3).enumerate() {
+        let mut slots = slots.to_vec();
+        slots.sort_unstable();
+        assert_eq!(
+            slots,
+            [1, 2, 3],
+            "round {round}: each party once, each index once"
+        );
+    }
+}
+
+// ---- Threads --------------------------------------------------------------------------------
+
+fn locks_work_between_threads_too() {
+    let lock = RLock::new().unwrap();
+    let sem = Semaphore::new(0).unwrap();
+    let guard = lock.acquire();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            assert!(!lock.is_owned(), "another thread is not the owner");
+            assert!(lock.try_acquire().is_none());
+            assert!(lock.release().is_err());
+            sem.release().unwrap();
+            let g = lock
+                .acquire_timeout(Duration::from_secs(10))
+                .expect("released by the main thread");
+            assert!(!g.owner_died());
+        });
+        sem.acquire().keep();
+        std::thread::sleep(ms(50));
+        drop(guard);
+    });
+    assert!(lock.try_acquire().is_some());
+}
+
+fn semaphore_limits_concurrency() {
+    fn worker((sem, inside, most): (Semaphore, Value<i32>, Value<i32>)) {
+        for _ in 0..50 {
+            let _unit = sem.acquire();
+            {
+                let _g = inside.get_lock().acquire();
+                inside.set(inside.get() + 1);
+                most.set(most.get().max(inside.get()));
+            }
+            std::thread::sleep(Duration::from_micros(200));
+            let _g = inside.get_lock().acquire();
+            inside.set(inside.get() - 1);
+        }
+    }
+    let sem = Semaphore::new(2).unwrap();
+    let (inside, most) = (Value::new(0).unwrap(), Value::new(0).unwrap());
+    let workers: Vec<Process> = (0..4)
+        .map(|_| spawn(worker, (sem.clone(), inside.clone(), most.clone())))
+        .collect();
+    for w in &workers {
+        assert_eq!(join(w), 0);
+    }
+    assert!(most.get() <= 2, "at most two inside at once, saw {}", most.get());
+    assert_eq!(sem.get_value(), 2);
+}
+
 // ---- Resources ------------------------------------------------------------------------------
 
 fn no_shared_memory_left_behind() {
@@ -647,6 +772,7 @@ fn main() -> std::process::ExitCode {
             "condition_needs_the_lock_and_times_out",
             condition_needs_the_lock_and_times_out,
         ),
+        test("condition_survives_a_dead_waiter", condition_survives_a_dead_waiter),
         test(
             "barrier_releases_all_parties_with_distinct_indices",
             barrier_releases_all_parties_with_distinct_indices,
@@ -656,6 +782,9 @@ fn main() -> std::process::ExitCode {
             barrier_timeout_breaks_it_for_everyone,
         ),
         test("barrier_abort_and_reset", barrier_abort_and_reset),
+        test("barrier_many_rounds", barrier_many_rounds),
+        test("locks_work_between_threads_too", locks_work_between_threads_too),
+        test("semaphore_limits_concurrency", semaphore_limits_concurrency),
         test("no_shared_memory_left_behind", no_shared_memory_left_behind),
         test(
             "serde_round_trip_shares_the_lock",
