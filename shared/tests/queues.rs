@@ -146,6 +146,37 @@ fn big_messages_intact_among_small_ones() {
     assert_eq!(all, expected);
 }
 
+fn messages_of_every_size_through_a_small_ring() {
+    // Sizes around the ring (4 KiB) and the stack-copy threshold (512 bytes), so that
+    // messages wrap around the ring's end, stream through it, or sit in it whole.
+    fn sizes() -> impl Iterator<Item = (u32, usize)> {
+        (0..600u32).map(|i| {
+            (
+                i,
+                [0, 1, 511, 512, 513, 1000, 3000, 4080, 4096, 9000][i as usize % 10] + i as usize % 7,
+            )
+        })
+    }
+    fn producer(q: Queue<(u32, Vec<u8>)>) {
+        for (i, size) in sizes() {
+            q.put((i, pattern(size, i))).unwrap();
+        }
+    }
+    let q = Queue::with_capacity(0, 4096).unwrap();
+    let mut p = Process::new(producer, q.clone());
+    p.start().unwrap();
+    for (i, size) in sizes() {
+        let (j, payload) = q.get_timeout(Duration::from_secs(30)).unwrap();
+        assert_eq!(j, i);
+        assert!(
+            payload == pattern(size, i),
+            "message {i} of {size} bytes was corrupted"
+        );
+    }
+    join_ok(&p);
+    assert!(q.empty());
+}
+
 fn timeouts_are_kept() {
     let q: Queue<u32> = Queue::new(1).unwrap();
     let started = Instant::now();
@@ -427,6 +458,10 @@ fn main() -> std::process::ExitCode {
             body: big_messages_intact_among_small_ones,
             limit: Duration::from_secs(240),
         },
+        test(
+            "messages_of_every_size_through_a_small_ring",
+            messages_of_every_size_through_a_small_ring,
+        ),
         test("timeouts_are_kept", timeouts_are_kept),
         test(
             "child_can_be_joined_before_the_queue_is_drained",
