@@ -193,13 +193,26 @@ fn sweep() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// `0.0001` as `100µs`: tick labels a reader can take in at a glance.
+fn human_seconds(secs: f64) -> String {
+    match secs {
+        s if s >= 1.0 => format!("{s:.0}s"),
+        s if s >= 1e-3 => format!("{:.0}ms", s * 1e3),
+        s if s >= 1e-6 => format!("{:.0}µs", s * 1e6),
+        s => format!("{:.0}ns", s * 1e9),
+    }
+}
+
 /// `target/ex-6-sweep.svg` of this workspace (or of `CARGO_TARGET_DIR`).
 fn plot_path() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
     let _ = std::fs::create_dir_all(&target);
-    target.join("ex-6-sweep.svg")
+    // `.../examples-pool/ex-6-slow-pool/../../target` reads better as `.../target`.
+    std::fs::canonicalize(&target)
+        .unwrap_or(target)
+        .join("ex-6-sweep.svg")
 }
 
 fn plot(
@@ -222,13 +235,16 @@ fn plot(
     let mut chart = ChartBuilder::on(&root)
         .caption("Pool(4) 与单进程: 100 个任务 (教程第 6 节)", ("sans-serif", 22))
         .margin(15)
+        .margin_right(50)
         .x_label_area_size(45)
         .y_label_area_size(70)
         .build_cartesian_2d((1f64..max_size).log_scale(), (low..high).log_scale())?;
     chart
         .configure_mesh()
         .x_desc("每个任务的迭代次数")
-        .y_desc("耗时 (秒)")
+        .y_desc("耗时")
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| human_seconds(*v))
         .draw()?;
 
     let names = [
