@@ -41,7 +41,7 @@ def process_start_join():
         p.start()
         p.join()
     once()
-    return "ms", per_op(once, 20 if QUICK else 100) * 1e3
+    return "ms", per_op(once, 50 if QUICK else 300) * 1e3
 
 
 def pool_lifecycle():

@@ -1,14 +1,27 @@
 //! The runtime's workloads, named as in the benchmark issue and in `bench/python/bench_mp.py`.
+//!
+//! Each function does the same work as its namesake in `bench_mp.py`: the same counts, the same
+//! message sizes, the same warm-up, the same thing timed. Keep the two files in step.
 
+use std::hint::black_box;
 use std::time::Instant;
 
-use multiprocessing::{DictProxy, Manager, Process};
+use multiprocessing::{Connection, DictProxy, Manager, Pipe, Pool, Process, Queue, Value};
 
 use crate::per_op;
 
 /// The workloads of this module.
 pub(crate) const NAMES: &[&str] = &[
     "process_start_join",
+    "pool_lifecycle",
+    "map_chunk1",
+    "map_100k",
+    "tutorial_speedup",
+    "queue_small",
+    "queue_1mib",
+    "pipe_rtt",
+    "pipe_1mib",
+    "value_lock",
     "manager_dict",
     "manager_dict_4",
     "manager_start",
@@ -18,6 +31,15 @@ pub(crate) const NAMES: &[&str] = &[
 pub(crate) fn run(name: &str, quick: bool) -> Option<(&'static str, f64)> {
     Some(match name {
         "process_start_join" => ("ms", process_start_join(quick) * 1e3),
+        "pool_lifecycle" => ("ms", pool_lifecycle(quick) * 1e3),
+        "map_chunk1" => ("ms", map_chunk1(quick) * 1e3),
+        "map_100k" => ("ms", map_100k(quick) * 1e3),
+        "tutorial_speedup" => ("x", tutorial_speedup(quick)),
+        "queue_small" => ("msgs/s", queue_small(quick)),
+        "queue_1mib" => ("MB/s", queue_1mib(quick)),
+        "pipe_rtt" => ("us", pipe_rtt(quick) * 1e6),
+        "pipe_1mib" => ("MB/s", pipe_1mib(quick)),
+        "value_lock" => ("increments/s", value_lock(quick)),
         "manager_dict" => ("ops/s", manager_dict(quick)),
         "manager_dict_4" => ("ops/s", manager_dict_4(quick)),
         "manager_start" => ("ms", manager_start(quick) * 1e3),
@@ -25,7 +47,25 @@ pub(crate) fn run(name: &str, quick: bool) -> Option<(&'static str, f64)> {
     })
 }
 
+/// One MiB of `b'x'`, as `bench_mp.py`'s `blob`.
+const MIB: usize = 1 << 20;
+
 fn empty(_: ()) {}
+
+fn square(x: u64) -> u64 {
+    x * x
+}
+
+/// Section 8's task. `black_box` keeps every multiplication: without it the compiler drops the
+/// loop, and the task would weigh nothing.
+fn heavy((x, rounds): (u64, u32)) -> (u64, u32) {
+    let mut i = 0;
+    for _ in 0..rounds {
+        i = black_box(black_box(x) * black_box(x));
+    }
+    black_box(i);
+    (x, std::process::id())
+}
 
 fn process_start_join(quick: bool) -> f64 {
     let once = || {
@@ -35,6 +75,153 @@ fn process_start_join(quick: bool) -> f64 {
     };
     once();
     per_op(if quick { 50 } else { 300 }, once)
+}
+
+fn pool_lifecycle(quick: bool) -> f64 {
+    per_op(if quick { 3 } else { 10 }, || {
+        let pool = Pool::new(4).expect("Pool::new");
+        pool.terminate().expect("terminate");
+        pool.join().expect("join");
+    })
+}
+
+fn map_chunk1(quick: bool) -> f64 {
+    let pool = Pool::new(4).expect("Pool::new");
+    let once = || {
+        black_box(pool.map_chunked(square, 0..100, 1).expect("map"));
+    };
+    once();
+    per_op(if quick { 10 } else { 50 }, once)
+}
+
+fn map_100k(quick: bool) -> f64 {
+    let pool = Pool::new(4).expect("Pool::new");
+    pool.map(square, 0..1000).expect("warm-up map");
+    per_op(if quick { 2 } else { 5 }, || {
+        black_box(pool.map(square, 0..100_000).expect("map"));
+    })
+}
+
+/// Loop time over `Pool(4)` time for section 8's 100 heavy tasks, `chunksize=1`.
+fn tutorial_speedup(quick: bool) -> f64 {
+    let rounds: u32 = if quick { 100_000 } else { 1_000_000 };
+    let numbers: Vec<(u64, u32)> = (0..100).map(|x| (x, rounds)).collect();
+    let pooled = {
+        let pool = Pool::new(4).expect("Pool::new");
+        pool.map(square, 0..8).expect("warm-up map");
+        let t = Instant::now();
+        black_box(pool.map_chunked(heavy, numbers.clone(), 1).expect("map"));
+        t.elapsed().as_secs_f64()
+    };
+    let t = Instant::now();
+    for &task in &numbers {
+        black_box(heavy(task));
+    }
+    t.elapsed().as_secs_f64() / pooled
+}
+
+fn consume<T: serde::Serialize + serde::de::DeserializeOwned>((q, n): (Queue<T>, usize)) {
+    for _ in 0..n {
+        black_box(q.get().expect("get"));
+    }
+}
+
+fn queue_small(quick: bool) -> f64 {
+    let n: usize = if quick { 20_000 } else { 100_000 };
+    let q = Queue::<u64>::new(0).expect("Queue::new");
+    let mut p = Process::new(consume::<u64>, (q.clone(), n));
+    p.start().expect("start");
+    let t = Instant::now();
+    for i in 0..n as u64 {
+        q.put(i).expect("put");
+    }
+    p.join().expect("join");
+    n as f64 / t.elapsed().as_secs_f64()
+}
+
+fn queue_1mib(quick: bool) -> f64 {
+    let n: usize = if quick { 50 } else { 200 };
+    let blob = vec![b'x'; MIB];
+    let q = Queue::<Vec<u8>>::new(0).expect("Queue::new");
+    let mut p = Process::new(consume::<Vec<u8>>, (q.clone(), n));
+    p.start().expect("start");
+    let t = Instant::now();
+    for _ in 0..n {
+        q.put(&blob).expect("put");
+    }
+    p.join().expect("join");
+    (n * MIB) as f64 / 1e6 / t.elapsed().as_secs_f64()
+}
+
+/// Sends back what comes until `None`.
+fn echo(conn: Connection) {
+    while let Some(msg) = conn.recv::<Option<u64>>().expect("recv") {
+        conn.send(&Some(msg)).expect("send");
+    }
+}
+
+fn pipe_rtt(quick: bool) -> f64 {
+    let n: u64 = if quick { 2_000 } else { 10_000 };
+    let (a, b) = Pipe(true).expect("Pipe");
+    // `start` closes the parent's copy of `b`, as `b.close()` does in the Python.
+    let mut p = Process::new(echo, b);
+    p.start().expect("start");
+    a.send(&Some(0u64)).expect("send");
+    a.recv::<Option<u64>>().expect("recv");
+    let t = Instant::now();
+    for i in 0..n {
+        a.send(&Some(i)).expect("send");
+        black_box(a.recv::<Option<u64>>().expect("recv"));
+    }
+    let took = t.elapsed().as_secs_f64();
+    a.send(&None::<u64>).expect("send");
+    p.join().expect("join");
+    took / n as f64
+}
+
+fn drain_bytes((conn, n): (Connection, usize)) {
+    for _ in 0..n {
+        black_box(conn.recv_bytes().expect("recv_bytes"));
+    }
+}
+
+fn pipe_1mib(quick: bool) -> f64 {
+    let n: usize = if quick { 200 } else { 1000 };
+    let blob = vec![b'x'; MIB];
+    let (a, b) = Pipe(true).expect("Pipe");
+    let mut p = Process::new(drain_bytes, (b, n));
+    p.start().expect("start");
+    let t = Instant::now();
+    for _ in 0..n {
+        a.send_bytes(&blob).expect("send_bytes");
+    }
+    p.join().expect("join");
+    (n * MIB) as f64 / 1e6 / t.elapsed().as_secs_f64()
+}
+
+fn increment((val, n): (Value<i32>, u32)) {
+    for _ in 0..n {
+        let _guard = val.get_lock().acquire(); // with val.get_lock():
+        val.set(val.get() + 1); //                    val.value += 1
+    }
+}
+
+fn value_lock(quick: bool) -> f64 {
+    let n: u32 = if quick { 50_000 } else { 200_000 };
+    let val = Value::new(0i32).expect("Value::new");
+    let mut ps: Vec<Process> = (0..2)
+        .map(|_| Process::new(increment, (val.clone(), n)))
+        .collect();
+    let t = Instant::now();
+    for p in &mut ps {
+        p.start().expect("start");
+    }
+    for p in &ps {
+        p.join().expect("join");
+    }
+    let took = t.elapsed().as_secs_f64();
+    assert_eq!(val.get(), 2 * n as i32, "lost increments");
+    2.0 * f64::from(n) / took
 }
 
 /// `n` times `d[k] = i; d[k]`, as `_dict_ops` in bench_mp.py.
