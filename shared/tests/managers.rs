@@ -423,6 +423,9 @@ fn server_leaves_when_its_owner_is_killed() {
         std::fs::rename(&tmp, &report).unwrap();
         std::thread::sleep(Duration::from_secs(60));
     }
+    // Orphans are adopted by us rather than by PID 1, so we can reap the server ourselves and
+    // leave no zombie behind for the harness to find.
+    nix::sys::prctl::set_child_subreaper(true).unwrap();
     let report = std::env::temp_dir().join(format!("manager-owner-test-{}", std::process::id()));
     let _ = std::fs::remove_file(&report);
     let p = start(Process::new(owner, report.clone()));
@@ -445,8 +448,15 @@ fn server_leaves_when_its_owner_is_killed() {
     p.kill().unwrap();
     p.join().unwrap();
     eventually(Duration::from_secs(20), "the orphaned server exits", || {
-        !pid_exists(server)
+        use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+        let pid = nix::unistd::Pid::from_raw(server);
+        // Adopted once its owner died: reap it when it has exited.
+        matches!(
+            waitpid(pid, Some(WaitPidFlag::WNOHANG)),
+            Ok(WaitStatus::Exited(..))
+        )
     });
+    assert!(!pid_exists(server));
     assert!(
         !socket.parent().unwrap().exists(),
         "the orphaned server left its directory behind"

@@ -419,6 +419,9 @@ impl Session {
             .unwrap_or_else(PoisonError::into_inner);
         // A client waiting for our answer sends nothing; a readable connection means it closed.
         if self.conn.poll(Some(Duration::ZERO)).unwrap_or(true) {
+            // We may have been woken for an item or a release we will not take: pass the
+            // wake-up on to a waiter whose client is still there.
+            cv.notify_one();
             return Err(FaultKind::Other);
         }
         Ok(guard)
