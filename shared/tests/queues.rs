@@ -351,6 +351,26 @@ fn killed_producer_mid_message_does_not_wedge_the_queue() {
     q.put(vec![1, 2, 3]).unwrap();
     assert_eq!(q.get_timeout(Duration::from_secs(20)).unwrap(), [1, 2, 3]);
     assert_eq!(q.qsize(), 0);
+
+    // The same, but the next producer comes first: it ends the dead one's message.
+    let mut p = Process::new(stream_forever, q.clone());
+    p.start().unwrap();
+    common::eventually(Duration::from_secs(20), "the producer fills the ring", || {
+        !q.empty()
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    p.kill().unwrap();
+    join_ok_killed(&p);
+    fn put_small(q: Queue<Vec<u8>>) {
+        q.put(vec![4, 5, 6]).unwrap();
+    }
+    let mut next = Process::new(put_small, q.clone());
+    next.start().unwrap();
+    let err = q.get_timeout(Duration::from_secs(20)).unwrap_err();
+    assert!(matches!(err, Error::Remote(_)), "{err:?}");
+    assert_eq!(q.get_timeout(Duration::from_secs(20)).unwrap(), [4, 5, 6]);
+    join_ok(&next);
+    assert_eq!(q.qsize(), 0);
 }
 
 fn join_ok_killed(p: &Process) {
