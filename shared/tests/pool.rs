@@ -456,7 +456,9 @@ fn short_job_gets_one_chunk_per_worker() {
     // 4 chunks of 25 on 4 fresh workers: none may take a second chunk ahead of time while a
     // sibling has not asked yet, or one worker would run half the work and another none.
     let pool = Pool::new(4).unwrap();
-    pool.map_chunked(nap_ms, vec![2; 100], 25).unwrap();
+    // Each chunk sleeps 250 ms, far longer than a worker takes to start and ask, even on a
+    // loaded machine; with tiny tasks a fast worker may rightly take two chunks (example 7).
+    pool.map_chunked(nap_ms, vec![10; 100], 25).unwrap();
     let stats = pool.stats();
     let mut tasks: Vec<u64> = stats.workers.iter().map(|w| w.tasks).collect();
     tasks.sort_unstable();

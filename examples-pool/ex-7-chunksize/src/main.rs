@@ -10,32 +10,45 @@
 //!   measured, not derived. A task message carries one chunk of arguments to a worker, a result
 //!   message one chunk of results back. Bytes are the messages' own bytes (our small header and
 //!   the encoded values; Python pickles, so its byte counts differ).
+//! - The last column says how many tasks each worker ran. The tutorial's 工作流程 gives each of
+//!   the 4 workers one chunk of 25; often that is what happens, but a worker that is done with
+//!   its chunk before a sibling has even asked for work takes the next one (`[50, 25, 25, 0]`):
+//!   idle workers pull, which is section 8's "one PID" effect again.
 //! - The workers' "ready" messages and the final "stop" messages are counted apart, as CPython's
 //!   sentinels would be.
 
-use multiprocessing::{default_chunksize, Pool};
+use multiprocessing::{default_chunksize, Pool, PoolStats};
 
 fn square(x: u64) -> u64 {
     x * x
 }
 
+/// How many tasks each worker ran, largest first (which worker ran which depends on who asked
+/// first, so only the sorted counts are stable).
+fn tasks_per_worker(stats: &PoolStats) -> Vec<u64> {
+    let mut tasks: Vec<u64> = stats.workers.iter().map(|w| w.tasks).collect();
+    tasks.sort_unstable_by(|a, b| b.cmp(a));
+    tasks
+}
+
 fn main() -> multiprocessing::Result<()> {
     let numbers: Vec<u64> = (0..100).collect();
 
-    println!("| 模式 | 发送任务IPC次数 | 返回结果IPC次数 | 总IPC次数 | 教程的表 | 发送字节 | 返回字节 |");
-    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    println!("| 模式 | 发送任务IPC次数 | 返回结果IPC次数 | 总IPC次数 | 教程的表 | 发送字节 | 返回字节 | 每个进程的任务数 |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for (chunksize, tutorial) in [(1, 200), (25, 8)] {
         let pool = Pool::new(4)?;
         let results = pool.map_chunked(square, numbers.iter().copied(), chunksize)?;
         assert_eq!(results.len(), numbers.len());
         let stats = pool.stats();
         println!(
-            "| chunksize={chunksize} | {} | {} | {} | {tutorial} | {} | {} |",
+            "| chunksize={chunksize} | {} | {} | {} | {tutorial} | {} | {} | {:?} |",
             stats.task_messages,
             stats.result_messages,
             stats.task_messages + stats.result_messages,
             stats.task_bytes,
-            stats.result_bytes
+            stats.result_bytes,
+            tasks_per_worker(&stats)
         );
     }
 
@@ -44,13 +57,14 @@ fn main() -> multiprocessing::Result<()> {
     pool.map(square, numbers.iter().copied())?;
     let stats = pool.stats();
     println!(
-        "| 默认 chunksize={} | {} | {} | {} | - | {} | {} |",
+        "| 默认 chunksize={} | {} | {} | {} | - | {} | {} | {:?} |",
         default_chunksize(numbers.len(), 4),
         stats.task_messages,
         stats.result_messages,
         stats.task_messages + stats.result_messages,
         stats.task_bytes,
-        stats.result_bytes
+        stats.result_bytes,
+        tasks_per_worker(&stats)
     );
     drop(pool);
 
