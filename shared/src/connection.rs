@@ -568,6 +568,8 @@ struct Wire {
 
 impl Serialize for Connection {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        // A spawned child must inherit this descriptor at this number.
+        crate::spawn::note_fd(self.fd.as_raw_fd());
         Wire {
             fd: self.fd.as_raw_fd(),
             readable: self.readable,

@@ -347,6 +347,8 @@ struct Wire {
 
 impl Serialize for SharedBlock {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        // A spawned child must inherit this descriptor at this number.
+        crate::spawn::note_fd(self.segment.fd.as_raw_fd());
         Wire {
             fd: self.segment.fd.as_raw_fd(),
             dev: self.segment.id.0,

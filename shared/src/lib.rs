@@ -30,6 +30,7 @@
 
 pub mod codec;
 mod connection;
+mod context;
 mod error;
 mod heap;
 mod listener;
@@ -38,10 +39,14 @@ mod pool;
 mod process;
 mod queues;
 mod sharedctypes;
+mod spawn;
 mod synchronize;
 mod sys;
 
 pub use connection::{Connection, Pipe, DEFAULT_MAX_MESSAGE_SIZE};
+pub use context::{
+    get_all_start_methods, get_context, get_start_method, set_start_method, Context, StartMethod,
+};
 pub use error::{Error, Result};
 pub use listener::{answer_challenge, deliver_challenge, Address, Client, Listener};
 pub use managers::{

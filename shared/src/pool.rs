@@ -7,8 +7,10 @@
 //! address of a monomorphized *trampoline* (which knows `T` and `R`), the address of the
 //! function, and the encoded arguments of one chunk. A forked worker has the parent's code at
 //! the same addresses, so it turns both numbers back into function pointers, decodes the
-//! chunk, runs it, and sends back the encoded results. (For the `spawn` start method the two
-//! addresses will become offsets from the executable's base.)
+//! chunk, runs it, and sends back the encoded results. The two numbers are offsets from a
+//! reference function of the crate (`spawn::code_offset`), so they also hold in a worker that
+//! is a new run of the executable (the `spawn` and `forkserver` start methods), where ASLR
+//! put the code elsewhere.
 //!
 //! # The pool pulls
 //! As in CPython, idle workers take the next chunk; the parent never pushes work to a worker
@@ -59,12 +61,14 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, CodecError};
 use crate::connection::{Connection, Pipe};
+use crate::context::StartMethod;
 use crate::error::{Error, Result};
 use crate::process::{cpu_count, join_identity, Process};
+use crate::spawn::Call;
 use crate::sys::{poll, signal, unistd, wait};
 
 /// How many chunks a worker may hold at once: the one it runs and one waiting in its socket.
@@ -120,10 +124,10 @@ mod wire {
 /// address) on each, and appends the encoded results to `out`.
 type Trampoline = fn(usize, &[u8], &mut Vec<u8>) -> std::result::Result<(), String>;
 
-/// The address of a function, to send to a worker. Casting through a pointer exposes its
-/// provenance, so the worker may legitimately rebuild a pointer from the number.
+/// The offset of a function, to send to a worker: the same in a forked and in a spawned worker.
+/// Its provenance is exposed, so the worker may legitimately rebuild a pointer from the number.
 fn address_of(ptr: *const ()) -> usize {
-    ptr.expose_provenance()
+    crate::spawn::code_offset(ptr)
 }
 
 /// The trampoline of `map`, `imap` and `apply`: `Vec<T>` in, `Vec<R>` out.
@@ -132,10 +136,10 @@ fn run_map<T: DeserializeOwned, R: Serialize>(
     args: &[u8],
     out: &mut Vec<u8>,
 ) -> std::result::Result<(), String> {
-    let ptr: *const () = std::ptr::with_exposed_provenance(func);
+    let ptr: *const () = crate::spawn::code_pointer(func);
     // SAFETY: the parent sent this instantiation's address together with the address of a
-    // `fn(T) -> R` (see `Pool::submit`); a forked worker has the parent's code at the same
-    // addresses, and a fn pointer has the size and layout of a data pointer on our targets.
+    // `fn(T) -> R` (see `Pool::submit`); a worker runs the parent's executable, where offsets
+    // from the reference function are the same, and a fn pointer has the size and layout of a data pointer on our targets.
     let func = unsafe { std::mem::transmute::<*const (), fn(T) -> R>(ptr) };
     let items: Vec<T> = codec::decode(args).map_err(|e| e.to_string())?;
     let results: Vec<R> = items.into_iter().map(func).collect();
@@ -148,7 +152,7 @@ fn run_star<A: DeserializeOwned, B: DeserializeOwned, R: Serialize>(
     args: &[u8],
     out: &mut Vec<u8>,
 ) -> std::result::Result<(), String> {
-    let ptr: *const () = std::ptr::with_exposed_provenance(func);
+    let ptr: *const () = crate::spawn::code_pointer(func);
     // SAFETY: as in `run_map`, with a `fn(A, B) -> R` sent by `Pool::starmap_async_chunked`.
     let func = unsafe { std::mem::transmute::<*const (), fn(A, B) -> R>(ptr) };
     let items: Vec<(A, B)> = codec::decode(args).map_err(|e| e.to_string())?;
@@ -176,9 +180,9 @@ fn parse_order(msg: &[u8]) -> Option<Order<'_>> {
             let chunk = wire::u32_at(msg, 9)?;
             let trampoline = usize::try_from(wire::u64_at(msg, 13)?).ok()?;
             let func = usize::try_from(wire::u64_at(msg, 21)?).ok()?;
-            let ptr: *const () = std::ptr::with_exposed_provenance(trampoline);
+            let ptr: *const () = crate::spawn::code_pointer(trampoline);
             // SAFETY: the parent wrote the address of a `Trampoline` instantiation here
-            // (`Pool::submit`), and a forked worker runs the parent's code at the same addresses.
+            // (`Pool::submit`), and a worker runs the parent's executable (same offsets).
             let trampoline = unsafe { std::mem::transmute::<*const (), Trampoline>(ptr) };
             Some(Order::Task {
                 job,
@@ -278,6 +282,32 @@ fn worker_main(
             return;
         }
     }
+}
+
+/// A pool initializer as a call a spawned worker can make (encoded afresh for each worker).
+type InitializerCall = Rc<dyn Fn() -> Result<Call>>;
+
+/// What a spawned (or forkserver) worker receives: what a forked worker's closure captures.
+#[derive(Serialize, Deserialize)]
+struct SpawnedWorker {
+    conn: Connection,
+    parent: libc::pid_t,
+    initializer: Option<Call>,
+    maxtasks: Option<usize>,
+}
+
+/// The target of a spawned worker.
+fn spawned_worker_main(args: SpawnedWorker) {
+    let initializer = args.initializer.map(|call| {
+        // `worker_main` calls its initializer once; a `Call` is consumed by that one call.
+        let call = RefCell::new(Some(call));
+        Rc::new(move || {
+            if let Some(call) = call.borrow_mut().take() {
+                call.invoke();
+            }
+        }) as Rc<dyn Fn()>
+    });
+    worker_main(args.conn, args.parent, initializer, args.maxtasks)
 }
 
 /// Python's default chunksize for `map` over `len` items on a pool of `processes` workers:
@@ -630,6 +660,10 @@ struct Core {
     next_job: u64,
     stats: PoolStats,
     initializer: Option<Rc<dyn Fn()>>,
+    /// The initializer as a call a spawned worker can make.
+    initializer_call: Option<InitializerCall>,
+    /// How workers are started.
+    method: StartMethod,
     maxtasks: Option<usize>,
     /// Why the pool cannot work any more (a failing initializer, a failing fork).
     broken: Option<String>,
@@ -951,13 +985,32 @@ impl Inner {
 
     fn spawn_worker(&mut self) -> Result<()> {
         let (parent_end, child_end) = Pipe(true)?;
-        let initializer = self.core.initializer.clone();
         let maxtasks = self.core.maxtasks;
         let parent = unistd::getpid();
-        let process = Process::from_closure(Box::new(move || {
-            worker_main(child_end, parent, initializer, maxtasks)
-        }));
-        let name = format!("ForkPoolWorker-{}", join_identity(process.ident()));
+        let method = self.core.method;
+        let process = match method {
+            StartMethod::Fork => {
+                let initializer = self.core.initializer.clone();
+                Process::from_closure(Box::new(move || {
+                    worker_main(child_end, parent, initializer, maxtasks)
+                }))
+            }
+            StartMethod::Spawn | StartMethod::Forkserver => {
+                let initializer = self.core.initializer_call.as_ref().map(|c| c()).transpose()?;
+                let args = SpawnedWorker {
+                    conn: child_end,
+                    parent,
+                    initializer,
+                    maxtasks,
+                };
+                Process::new(spawned_worker_main, args).with_start_method(method)
+            }
+        };
+        let name = format!(
+            "{}-{}",
+            method.pool_worker_class(),
+            join_identity(process.ident())
+        );
         let mut process = process.with_name(name.clone()).with_daemon(true);
         process.start()?;
         let pid = process.pid().expect("a started process has a pid");
@@ -1269,7 +1322,9 @@ pub struct Pool {
 pub struct PoolBuilder {
     processes: Option<usize>,
     initializer: Option<Rc<dyn Fn()>>,
+    initializer_call: Option<InitializerCall>,
     maxtasksperchild: Option<usize>,
+    start_method: Option<StartMethod>,
 }
 
 impl PoolBuilder {
@@ -1285,7 +1340,32 @@ impl PoolBuilder {
     where
         A: Serialize + DeserializeOwned + Clone + 'static,
     {
+        let for_spawn = initargs.clone();
         self.initializer = Some(Rc::new(move || initializer(initargs.clone())));
+        self.initializer_call = Some(Rc::new(move || Call::new(initializer, &for_spawn)));
+        self
+    }
+
+    /// Starts the workers with `method` instead of the default start method (what
+    /// [`Context::pool`](crate::Context::pool) sets). Workers are named after it:
+    /// `ForkPoolWorker-N`, `SpawnPoolWorker-N`, `ForkServerPoolWorker-N`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use multiprocessing::{Pool, StartMethod};
+    ///
+    /// fn pid(_: u32) -> u32 {
+    ///     std::process::id()
+    /// }
+    ///
+    /// multiprocessing::freeze_support();
+    /// let pool = Pool::builder().processes(1).start_method(StartMethod::Spawn).build()?;
+    /// assert_ne!(pool.map(pid, [0])?, [std::process::id()]);
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn start_method(mut self, method: StartMethod) -> Self {
+        self.start_method = Some(method);
         self
     }
 
@@ -1323,6 +1403,10 @@ impl PoolBuilder {
                 next_job: 0,
                 stats: PoolStats::default(),
                 initializer: self.initializer,
+                initializer_call: self.initializer_call,
+                method: self
+                    .start_method
+                    .unwrap_or_else(crate::context::default_start_method),
                 maxtasks: self.maxtasksperchild,
                 broken: None,
                 completions: Vec::new(),
@@ -1385,7 +1469,9 @@ impl Pool {
         PoolBuilder {
             processes: None,
             initializer: None,
+            initializer_call: None,
             maxtasksperchild: None,
+            start_method: None,
         }
     }
 

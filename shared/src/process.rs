@@ -22,7 +22,9 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::context::{self, StartMethod};
 use crate::error::{Error, Result};
+use crate::spawn::{self, Call};
 use crate::sys::{signal, stdlib, unistd, wait};
 
 /// A child process that runs `target(args)`, like Python's `multiprocessing.Process`.
@@ -102,11 +104,55 @@ pub struct Process {
     /// The pid of the process that made this object: only it may start, join or signal it.
     creator: libc::pid_t,
     target: Option<Target>,
+    /// The start method chosen by a [`Context`](crate::Context); `None` uses the default at
+    /// `start`, as CPython's plain `Process` does.
+    method: Option<StartMethod>,
     child: Option<Arc<Child>>,
 }
 
 /// What a child runs.
-type Target = Box<dyn FnOnce()>;
+pub(crate) type Target = Box<dyn Task>;
+
+/// A process's target: run it in a forked child, or describe it as a [`Call`] for a child that
+/// is a new run of the executable (`spawn`, `forkserver`).
+pub(crate) trait Task {
+    /// Runs the target (in a forked child).
+    fn run(self: Box<Self>);
+    /// The target as a call another run of this executable can make.
+    fn to_call(&self, who: &str) -> Result<Call>;
+}
+
+/// `target(args)` from [`Process::new`]: sendable to any start method.
+struct FnTask<A> {
+    target: fn(A),
+    args: A,
+}
+
+impl<A: Serialize + DeserializeOwned + 'static> Task for FnTask<A> {
+    fn run(self: Box<Self>) {
+        (self.target)(self.args)
+    }
+
+    fn to_call(&self, who: &str) -> Result<Call> {
+        Call::new(self.target, &self.args)
+            .map_err(|e| Error::state(format!("{who}: cannot send its arguments to the child: {e}")))
+    }
+}
+
+/// A closure (the runtime's own servers): only a forked child can run it.
+struct ClosureTask(Box<dyn FnOnce()>);
+
+impl Task for ClosureTask {
+    fn run(self: Box<Self>) {
+        (self.0)()
+    }
+
+    fn to_call(&self, who: &str) -> Result<Call> {
+        Err(Error::state(format!(
+            "{who}: its target is a closure, which only the fork start method can run"
+        )))
+    }
+}
 
 impl Process {
     /// A process that will run `target(args)` once started. `args` is one value; pass a tuple
@@ -134,11 +180,16 @@ impl Process {
     where
         A: Serialize + DeserializeOwned + 'static,
     {
-        Process::from_closure(Box::new(move || target(args)))
+        Process::from_task(Box::new(FnTask { target, args }))
     }
 
-    /// A process running an arbitrary closure; for the runtime's own workers and servers.
-    pub(crate) fn from_closure(target: Target) -> Process {
+    /// A process running an arbitrary closure; for the runtime's own workers and servers. Only
+    /// the `fork` start method can run it.
+    pub(crate) fn from_closure(target: Box<dyn FnOnce()>) -> Process {
+        Process::from_task(Box::new(ClosureTask(target))).with_start_method(StartMethod::Fork)
+    }
+
+    fn from_task(target: Target) -> Process {
         let identity = next_identity();
         let name = format!("Process-{}", join_identity(&identity));
         // As CPython copies the current process's config: a process made inside a daemon is a
@@ -150,8 +201,29 @@ impl Process {
             identity,
             creator: unistd::getpid(),
             target: Some(target),
+            method: None,
             child: None,
         }
+    }
+
+    /// Uses `method` to start, whatever the default is.
+    pub(crate) fn with_start_method(mut self, method: StartMethod) -> Self {
+        self.method = Some(method);
+        self
+    }
+
+    /// Uses `method` to start, and takes the name a context of that method gives:
+    /// `SpawnProcess-1` instead of `Process-1`.
+    pub(crate) fn with_context_method(mut self, method: StartMethod) -> Self {
+        if self.name == format!("Process-{}", join_identity(&self.identity)) {
+            self.name = format!("{}-{}", method.process_class(), join_identity(&self.identity));
+        }
+        self.with_start_method(method)
+    }
+
+    /// The start method `start` will use: the one chosen for this process, or the default.
+    pub(crate) fn start_method(&self) -> StartMethod {
+        self.method.unwrap_or_else(context::default_start_method)
     }
 
     /// Sets the name (Python's `name=` argument), returning the process for chaining.
@@ -331,6 +403,10 @@ impl Process {
                 self.name
             )));
         };
+        if let Err(e) = spawn::check_bootstrapped(&self.name) {
+            self.target = Some(target);
+            return Err(e);
+        }
         let refusal = if self.creator != unistd::getpid() {
             Some("can only start a process object created by current process")
         } else if current().daemon {
@@ -347,7 +423,11 @@ impl Process {
             identity: self.identity.clone(),
             daemon: self.daemon,
         };
-        match start_child(info, target) {
+        let started = match self.start_method() {
+            StartMethod::Fork => start_child(info, target),
+            StartMethod::Spawn | StartMethod::Forkserver => start_spawned(info, target),
+        };
+        match started {
             Ok(child) => {
                 self.child = Some(child);
                 Ok(())
@@ -760,20 +840,11 @@ pub(crate) fn start_child(
             // pidfds), as CPython's `_bootstrap` empties `_children`.
             children.clear();
             drop((children, me, stderr, stdout));
-            bootstrap(info.name, target)
+            bootstrap(info.name, Box::new(move || target.run()))
         }
         Ok(unistd::Fork::Parent(pid)) => {
             drop((me, stderr, stdout));
-            // A failed pidfd_open only costs us the sleeping wait; polling still works.
-            let pidfd = wait::pidfd_open(pid).ok().flatten();
-            let child = Arc::new(Child {
-                pid,
-                name: info.name,
-                daemon: info.daemon,
-                identity: info.identity,
-                pidfd,
-                exitcode: Mutex::new(None),
-            });
+            let child = new_child(pid, info);
             children.push(Arc::clone(&child));
             drop(children);
             // The child has its own copy now; ours goes (CPython's `del self._target, self._args`),
@@ -784,9 +855,48 @@ pub(crate) fn start_child(
     }
 }
 
-/// The forked child's life: run the target, then leave through `_exit` so that it never
-/// returns into the parent's `main` (and never runs the parent's destructors or exit handlers).
-fn bootstrap(name: String, target: Target) -> ! {
+/// The parent's record of a child it just started (by `fork` or `spawn`).
+fn new_child(pid: libc::pid_t, info: ChildInfo) -> Arc<Child> {
+    // A failed pidfd_open only costs us the sleeping wait; polling still works.
+    let pidfd = wait::pidfd_open(pid).ok().flatten();
+    Arc::new(Child {
+        pid,
+        name: info.name,
+        daemon: info.daemon,
+        identity: info.identity,
+        pidfd,
+        exitcode: Mutex::new(None),
+    })
+}
+
+/// Starts a child that is a new run of this executable (`spawn`), with `target` described as a
+/// [`Call`]. On failure the target is handed back.
+fn start_spawned(info: ChildInfo, target: Target) -> std::result::Result<Arc<Child>, (Error, Target)> {
+    cleanup();
+    register_exit_handler();
+    // Not for duplication, as under fork (the new run has empty buffers), but for order: what
+    // the parent printed before `start` comes out before what the child prints.
+    flush_std_streams();
+    let call = match target.to_call(&info.name) {
+        Ok(call) => call,
+        Err(e) => return Err((e, target)),
+    };
+    let bootstrap = spawn::Bootstrap::new(&info, call);
+    let pid = match spawn::spawn(&bootstrap) {
+        Ok(pid) => pid,
+        Err(e) => return Err((e, target)),
+    };
+    let child = new_child(pid, info);
+    lock(&CHILDREN).push(Arc::clone(&child));
+    // As under fork, the parent's copy of the arguments goes now: the child has its own.
+    drop(bootstrap);
+    drop(target);
+    Ok(child)
+}
+
+/// The child's life: run the target, then leave through `_exit` so that it never returns into
+/// the parent's `main` (and never runs the parent's destructors or exit handlers).
+pub(crate) fn bootstrap(name: String, target: Box<dyn FnOnce()>) -> ! {
     // As CPython does: the child does not share the parent's standard input.
     let _ = unistd::redirect_to_dev_null(0);
 
@@ -1095,17 +1205,35 @@ pub fn cpu_count() -> usize {
     unistd::cpu_count()
 }
 
-/// Python's `freeze_support()`. Under the `fork` start method, the default on Linux, it does
-/// nothing, exactly as in CPython on Linux: a forked child never runs `main` again, so there is
-/// nothing to intercept. Calling it first in `main` costs nothing and keeps the program ready
-/// for the `spawn` start method.
+/// Python's `freeze_support()`: call it first in `main`. In a program started by the `spawn`
+/// or `forkserver` start method to be a child, it turns the process into that child, runs its
+/// target and exits (with the target's exit code), never returning into `main`. In any other
+/// run it returns at once, which is all it does under `fork`, the default: a forked child never
+/// runs `main` again.
+///
+/// A spawned child re-executes the program, so without this call the child would run the
+/// parent's `main` again; that child is refused at its first [`Process::start`] (or `Pool`)
+/// with an error that says to add this call, instead of spawning children without end.
 ///
 /// # Examples
 ///
 /// ```
-/// multiprocessing::freeze_support();
+/// use multiprocessing::{freeze_support, get_context};
+///
+/// fn worker(_: ()) {
+///     println!("子进程运行");
+/// }
+///
+/// freeze_support();
+/// let mut p = get_context("spawn")?.process(worker, ());
+/// p.start()?;
+/// p.join()?;
+/// assert_eq!(p.exitcode(), Some(0));
+/// # Ok::<(), multiprocessing::Error>(())
 /// ```
-pub fn freeze_support() {}
+pub fn freeze_support() {
+    spawn::run_if_spawned();
+}
 
 /// What the calling process knows about itself.
 struct Current {
@@ -1117,8 +1245,9 @@ struct Current {
     parent: Option<Parent>,
 }
 
-/// What a child knows about its parent, as it was when the child was forked.
-struct Parent {
+/// What a child knows about its parent, as it was when the child was started.
+#[derive(Clone, Serialize, serde::Deserialize)]
+pub(crate) struct Parent {
     name: String,
     pid: libc::pid_t,
     daemon: bool,
@@ -1159,6 +1288,32 @@ impl std::ops::DerefMut for CurrentGuard {
     fn deref_mut(&mut self) -> &mut Current {
         self.0.as_mut().expect("initialised by current()")
     }
+}
+
+/// What a child started now is told about its parent (this process).
+pub(crate) fn parent_record() -> ParentRecord {
+    let me = current();
+    Parent {
+        name: me.name.clone(),
+        pid: unistd::getpid(),
+        daemon: me.daemon,
+        ident: me.identity.clone(),
+    }
+}
+
+/// The record a spawned child receives of its parent.
+pub(crate) type ParentRecord = Parent;
+
+/// Makes the calling process (a spawned child that has just read its payload) the child
+/// described by `info`.
+pub(crate) fn become_child(info: ChildInfo, parent: ParentRecord) {
+    *current() = Current {
+        name: info.name,
+        identity: info.identity,
+        daemon: info.daemon,
+        counter: 0,
+        parent: Some(parent),
+    };
 }
 
 /// The identity of the next process this one makes: ours plus the next count.

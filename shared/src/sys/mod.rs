@@ -10,6 +10,7 @@
 
 use std::io;
 
+pub(crate) mod fcntl;
 pub(crate) mod futex;
 pub(crate) mod mman;
 pub(crate) mod poll;

@@ -1,0 +1,31 @@
+//! `<fcntl.h>`: the close-on-exec flag, which decides what a re-executed child inherits.
+
+use std::io;
+use std::os::fd::RawFd;
+
+use super::cvt;
+
+/// Sets or clears `FD_CLOEXEC` on descriptor `fd`.
+///
+/// Async-signal-safe (two `fcntl` calls, no allocation): the `spawn` start method calls it in
+/// the forked child between `fork` and `exec`, where nothing else is allowed.
+pub(crate) fn set_cloexec(fd: RawFd, on: bool) -> io::Result<()> {
+    // SAFETY: F_GETFD only takes integers; a closed number comes back as EBADF.
+    let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
+    let wanted = if on {
+        flags | libc::FD_CLOEXEC
+    } else {
+        flags & !libc::FD_CLOEXEC
+    };
+    if wanted != flags {
+        // SAFETY: F_SETFD takes the new flags as an int; no pointers.
+        cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, wanted) })?;
+    }
+    Ok(())
+}
+
+/// Whether descriptor number `fd` is open in this process.
+pub(crate) fn is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD only inspects the descriptor table; a closed number gives EBADF.
+    cvt(unsafe { libc::fcntl(fd, libc::F_GETFD) }).is_ok()
+}

@@ -1,0 +1,322 @@
+//! The central behaviours of processes, pools and shared objects under each start method, as
+//! CPython's `_test_multiprocessing.py` runs each test class under fork, spawn and forkserver.
+//!
+//! Each behaviour is a function of a [`Context`]; the `each_method!` list below registers it
+//! once per method (`exit_codes::spawn`, ...). `main` calls `freeze_support()` first, as a
+//! program using `spawn` must: a spawned child is this test binary run again.
+
+mod common;
+
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Duration;
+
+use common::{test, Test};
+use multiprocessing::{
+    current_process, freeze_support, get_context, parent_process, Connection, Context, Lock, Pipe, Process,
+    Value,
+};
+
+fn ctx(method: &str) -> Context {
+    get_context(method).unwrap()
+}
+
+fn noop(_: ()) {}
+
+fn boom(_: ()) {
+    panic!("boom in the child");
+}
+
+fn exit_with(code: i32) {
+    std::process::exit(code);
+}
+
+fn sleep_ms(ms: u64) {
+    std::thread::sleep(Duration::from_millis(ms));
+}
+
+fn run(mut p: Process) -> Option<i32> {
+    p.start().unwrap();
+    assert!(
+        p.join_timeout(Duration::from_secs(30)).unwrap(),
+        "{} did not end",
+        p.name()
+    );
+    p.exitcode()
+}
+
+fn exit_codes(ctx: Context) {
+    assert_eq!(run(ctx.process(noop, ())), Some(0));
+    assert_eq!(run(ctx.process(boom, ())), Some(1));
+    assert_eq!(run(ctx.process(exit_with, 3)), Some(3));
+    let mut p = ctx.process(sleep_ms, 60_000);
+    p.start().unwrap();
+    assert!(p.is_alive());
+    p.terminate().unwrap();
+    p.join().unwrap();
+    assert_eq!(p.exitcode(), Some(-15));
+    let mut p = ctx.process(sleep_ms, 60_000);
+    p.start().unwrap();
+    p.kill().unwrap();
+    p.join().unwrap();
+    assert_eq!(p.exitcode(), Some(-9));
+}
+
+/// What a child reports about itself: its name, its parent's name and pid, its own pid.
+fn report_identity(conn: Connection) {
+    let me = current_process();
+    let parent = parent_process().expect("a child has a parent");
+    conn.send(&(
+        me.name().to_string(),
+        me.ident().to_vec(),
+        parent.name().to_string(),
+        parent.pid(),
+        me.pid(),
+    ))
+    .unwrap();
+}
+
+fn names(ctx: Context) {
+    let class = match ctx.get_start_method() {
+        "fork" => "ForkProcess",
+        "spawn" => "SpawnProcess",
+        _ => "ForkServerProcess",
+    };
+    let (reader, writer) = Pipe(false).unwrap();
+    let mut p = ctx.process(report_identity, writer);
+    assert_eq!(p.name(), format!("{class}-1"));
+    p.start().unwrap();
+    let (name, ident, parent_name, parent_pid, pid): (String, Vec<u32>, String, i32, i32) =
+        reader.recv().unwrap();
+    p.join().unwrap();
+    assert_eq!(name, format!("{class}-1"));
+    assert_eq!(ident, [1]);
+    assert_eq!(parent_name, "MainProcess");
+    assert_eq!(parent_pid, std::process::id() as i32);
+    assert_eq!(Some(pid), p.pid());
+    assert_eq!(p.exitcode(), Some(0));
+
+    let p = ctx.process(noop, ()).with_name("读者");
+    assert_eq!(p.name(), "读者");
+}
+
+type Args = (u32, String, Vec<f64>, Option<(i8, char)>, Connection);
+
+fn echo_args((a, b, c, d, conn): Args) {
+    conn.send(&(a, b, c, d)).unwrap();
+}
+
+fn args_round_trip(ctx: Context) {
+    let (reader, writer) = Pipe(false).unwrap();
+    let sent = (7u32, "两个字".to_string(), vec![0.5, -1.25], Some((-3i8, '中')));
+    let mut p = ctx.process(
+        echo_args,
+        (sent.0, sent.1.clone(), sent.2.clone(), sent.3, writer),
+    );
+    p.start().unwrap();
+    let got: (u32, String, Vec<f64>, Option<(i8, char)>) = reader.recv().unwrap();
+    p.join().unwrap();
+    assert_eq!(got, sent);
+    assert_eq!(p.exitcode(), Some(0));
+}
+
+fn add_locked((counter, lock, times): (Value<i64>, Lock, u32)) {
+    for _ in 0..times {
+        let _guard = lock.acquire();
+        counter.set(counter.get() + 1);
+    }
+}
+
+fn value_and_lock_in_children(ctx: Context) {
+    let counter = ctx.value(0i64).unwrap();
+    let lock = ctx.lock().unwrap();
+    let mut children: Vec<Process> = (0..2)
+        .map(|_| ctx.process(add_locked, (counter.clone(), lock.clone(), 2_000)))
+        .collect();
+    for p in &mut children {
+        p.start().unwrap();
+    }
+    for p in &children {
+        p.join().unwrap();
+        assert_eq!(p.exitcode(), Some(0));
+    }
+    assert_eq!(counter.get(), 4_000);
+}
+
+fn double_back(conn: Connection) {
+    // Zero ends the loop: under fork the child also holds a copy of the parent's end, so it
+    // would never see end of file.
+    while let Ok(x) = conn.recv::<u64>() {
+        if x == 0 {
+            return;
+        }
+        conn.send(&(2 * x)).unwrap();
+    }
+}
+
+fn duplex_connection(ctx: Context) {
+    let (here, there) = ctx.pipe(true).unwrap();
+    let mut p = ctx.process(double_back, there);
+    p.start().unwrap();
+    for x in [1u64, 20, 300] {
+        here.send(&x).unwrap();
+        assert_eq!(here.recv::<u64>().unwrap(), 2 * x);
+    }
+    here.send(&0u64).unwrap();
+    p.join().unwrap();
+    assert_eq!(p.exitcode(), Some(0));
+}
+
+fn start_grandchild(conn: Connection) {
+    let method = multiprocessing::get_start_method();
+    let mut p = get_context(method).unwrap().process(report_identity, conn);
+    p.start().unwrap();
+    p.join().unwrap();
+}
+
+fn grandchild(ctx: Context) {
+    let (reader, writer) = Pipe(false).unwrap();
+    let class = ctx.start_method();
+    let _ = class;
+    let mut p = ctx.process(start_grandchild, writer);
+    p.start().unwrap();
+    let (name, ident, parent_name, _, _): (String, Vec<u32>, String, i32, i32) = reader.recv().unwrap();
+    p.join().unwrap();
+    assert_eq!(p.exitcode(), Some(0));
+    assert_eq!(ident, [1, 1]);
+    assert!(name.ends_with("Process-1:1"), "{name}");
+    assert!(parent_name.ends_with("Process-1"), "{parent_name}");
+}
+
+fn square(x: u64) -> u64 {
+    x * x
+}
+
+fn worker_name(_: u32) -> String {
+    current_process().name().to_string()
+}
+
+fn init_counter(counter: Value<i64>) {
+    let _guard = counter.get_lock().acquire();
+    counter.set(counter.get() + 1);
+}
+
+fn pool(ctx: Context) {
+    let prefix = match ctx.get_start_method() {
+        "fork" => "ForkPoolWorker-",
+        "spawn" => "SpawnPoolWorker-",
+        _ => "ForkServerPoolWorker-",
+    };
+    let counter = ctx.value(0i64).unwrap();
+    let pool = ctx
+        .pool_builder()
+        .processes(2)
+        .initializer(init_counter, counter.clone())
+        .build()
+        .unwrap();
+    assert_eq!(
+        pool.map(square, 0..20u64).unwrap(),
+        (0..20u64).map(square).collect::<Vec<_>>()
+    );
+    assert_eq!(pool.apply(square, 9).unwrap(), 81);
+    for name in pool.map_chunked(worker_name, 0..8, 1).unwrap() {
+        assert!(name.starts_with(prefix), "{name} does not start with {prefix}");
+    }
+    pool.close().unwrap();
+    pool.join().unwrap();
+    assert_eq!(counter.get(), 2, "each worker ran the initializer once");
+}
+
+macro_rules! each_method {
+    ($($name:ident),* $(,)?) => {
+        mod fork { $(pub fn $name() { super::$name(super::ctx("fork")) })* }
+        mod spawn { $(pub fn $name() { super::$name(super::ctx("spawn")) })* }
+        fn method_tests() -> Vec<Test> {
+            vec![
+                $(test(concat!(stringify!($name), "::fork"), fork::$name),)*
+                $(test(concat!(stringify!($name), "::spawn"), spawn::$name),)*
+            ]
+        }
+    };
+}
+
+each_method!(
+    exit_codes,
+    names,
+    args_round_trip,
+    value_and_lock_in_children,
+    duplex_connection,
+    grandchild,
+    pool,
+);
+
+/// The default start method chosen by `set_start_method` reaches `Process::new`; a process
+/// made that way keeps CPython's plain `Process-N` name.
+fn set_start_method_spawn() {
+    multiprocessing::set_start_method("spawn", false).unwrap();
+    assert_eq!(multiprocessing::get_start_method(), "spawn");
+    assert!(multiprocessing::set_start_method("fork", false).is_err());
+    let (reader, writer) = Pipe(false).unwrap();
+    let mut p = Process::new(report_identity, writer);
+    p.start().unwrap();
+    let (name, _, _, _, pid): (String, Vec<u32>, String, i32, i32) = reader.recv().unwrap();
+    p.join().unwrap();
+    assert_eq!(name, "Process-1");
+    assert_eq!(Some(pid), p.pid());
+}
+
+/// The helper program a test runs: this binary with `MP_START_METHODS_HELPER=<mode>`.
+const HELPER_VAR: &str = "MP_START_METHODS_HELPER";
+
+/// A program that forgets `freeze_support()` and starts a process under spawn. Its spawned
+/// child runs this same `main`, reaches `start` without having become the child, and must be
+/// refused with an error that says what to add, instead of spawning again.
+fn forgetful_main() -> ExitCode {
+    multiprocessing::set_start_method("spawn", false).unwrap();
+    let mut p = Process::new(noop, ());
+    if let Err(e) = p.start() {
+        eprintln!("start failed: {e}");
+        return ExitCode::from(2);
+    }
+    p.join().unwrap();
+    println!("child exitcode: {:?}", p.exitcode());
+    ExitCode::SUCCESS
+}
+
+fn missing_freeze_support_is_a_clear_error() {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .env(HELPER_VAR, "forgetful")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the parent itself must be fine: {stderr}");
+    // The child ran `main` again, was refused at `start`, and ended with main's code 2.
+    assert_eq!(stdout, "child exitcode: Some(2)\n", "stderr: {stderr}");
+    assert!(
+        stderr.contains("call multiprocessing::freeze_support() first in main"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("start failed").count(),
+        1,
+        "exactly one refused child: {stderr}"
+    );
+}
+
+fn main() -> ExitCode {
+    if let Ok(mode) = std::env::var(HELPER_VAR) {
+        match mode.as_str() {
+            "forgetful" => return forgetful_main(),
+            other => panic!("unknown helper mode {other}"),
+        }
+    }
+    freeze_support();
+    let mut tests = method_tests();
+    tests.push(test("set_start_method_spawn", set_start_method_spawn));
+    tests.push(test(
+        "missing_freeze_support_is_a_clear_error",
+        missing_freeze_support_is_a_clear_error,
+    ));
+    common::run(&tests)
+}
