@@ -29,6 +29,7 @@ use crate::connection::{Connection, Pipe};
 use crate::error::{Error, Result};
 use crate::pool::{Pool, PoolBuilder};
 use crate::process::Process;
+use crate::queues::Queue;
 use crate::sharedctypes::{Array, Element, Value};
 use crate::synchronize::{Lock, RLock, Semaphore};
 
@@ -435,5 +436,22 @@ impl Context {
     /// ```
     pub fn pipe(&self, duplex: bool) -> Result<(Connection, Connection)> {
         Pipe(duplex)
+    }
+
+    /// A [`Queue`] (Python's `ctx.Queue(maxsize)`).
+    ///
+    /// # Errors
+    /// As [`Queue::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = multiprocessing::get_context("spawn")?.queue::<String>(0)?;
+    /// q.put(&"消息".to_string())?;
+    /// assert_eq!(q.get()?, "消息");
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn queue<T: Serialize + DeserializeOwned>(&self, maxsize: usize) -> Result<Queue<T>> {
+        Queue::new(maxsize)
     }
 }

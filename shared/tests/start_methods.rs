@@ -13,7 +13,7 @@ use std::time::Duration;
 use common::{test, Test};
 use multiprocessing::{
     current_process, freeze_support, get_context, parent_process, Connection, Context, Lock, Pipe, Process,
-    Value,
+    Queue, Value,
 };
 
 fn ctx(method: &str) -> Context {
@@ -166,6 +166,33 @@ fn duplex_connection(ctx: Context) {
     assert_eq!(p.exitcode(), Some(0));
 }
 
+fn producer((queue, n): (Queue<(u32, String)>, u32)) {
+    for i in 0..n {
+        queue.put(&(i, format!("消息 {i}"))).unwrap();
+    }
+}
+
+fn queue_from_children(ctx: Context) {
+    let queue = ctx.queue::<(u32, String)>(0).unwrap();
+    let mut children: Vec<Process> = (0..2)
+        .map(|_| ctx.process(producer, (queue.clone(), 50)))
+        .collect();
+    for p in &mut children {
+        p.start().unwrap();
+    }
+    let mut got: Vec<(u32, String)> = (0..100)
+        .map(|_| queue.get_timeout(Duration::from_secs(30)).unwrap())
+        .collect();
+    for p in &children {
+        p.join().unwrap();
+        assert_eq!(p.exitcode(), Some(0));
+    }
+    got.sort();
+    let mut want: Vec<(u32, String)> = (0..50).flat_map(|i| vec![(i, format!("消息 {i}")); 2]).collect();
+    want.sort();
+    assert_eq!(got, want);
+}
+
 fn start_grandchild(conn: Connection) {
     let method = multiprocessing::get_start_method();
     let mut p = get_context(method).unwrap().process(report_identity, conn);
@@ -245,6 +272,7 @@ each_method!(
     args_round_trip,
     value_and_lock_in_children,
     duplex_connection,
+    queue_from_children,
     grandchild,
     pool,
 );

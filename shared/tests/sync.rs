@@ -772,7 +772,10 @@ fn main() -> std::process::ExitCode {
             "condition_needs_the_lock_and_times_out",
             condition_needs_the_lock_and_times_out,
         ),
-        test("condition_survives_a_dead_waiter", condition_survives_a_dead_waiter),
+        test(
+            "condition_survives_a_dead_waiter",
+            condition_survives_a_dead_waiter,
+        ),
         test(
             "barrier_releases_all_parties_with_distinct_indices",
             barrier_releases_all_parties_with_distinct_indices,
