@@ -33,6 +33,10 @@ use crate::sys::futex::{self, Wake};
 /// is still alive. A dead holder is noticed after at most about this long.
 pub const OWNER_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
+/// How many waiters of a [`Condition`] are recorded by thread id, so that a notifier can tell
+/// when one died waiting. Waiters beyond this many work the same, untracked.
+const WAITER_SLOTS: usize = 32;
+
 /// How long [`Condition::notify`] waits for the processes it woke to leave their sleep.
 const NOTIFY_PATIENCE: Duration = Duration::from_secs(2);
 
@@ -423,7 +427,7 @@ impl LockGuard<'_> {
     ///
     /// fn die_holding(lock: Lock) {
     ///     lock.acquire().keep();
-    ///     std::process::abort(); // dies without releasing
+    ///     std::process::exit(3); // ends without releasing it
     /// }
     ///
     /// let lock = Lock::new()?;
@@ -1291,9 +1295,10 @@ impl fmt::Debug for Event {
 ///
 /// # When a waiter dies
 /// CPython's `notify` waits for the processes it wakes, so it hangs forever once a waiter has
-/// died. Ours waits at most a couple of seconds for them, then returns. A waiter that died
-/// stays counted, so a later `notify_all` may pause that long again and a later waiter may
-/// wake once without a notify (which `wait_for` and a loop around `wait` absorb).
+/// died. Ours notices: a notifier whose woken waiters are slow to come out checks, every
+/// [`OWNER_CHECK_INTERVAL`], whether the waiters it is waiting for still live, and stops
+/// counting the dead ones. (The first 32 waiters are tracked by thread id; should a waiter
+/// beyond those die, `notify` gives up on it after a couple of seconds instead.)
 ///
 /// # Examples
 ///
@@ -1326,6 +1331,7 @@ pub struct Condition<L: SyncLock = RLock> {
     /// by every notify (the futex word waiters sleep on). Word 1: waiters not yet notified
     /// (`_sleeping_count`). Word 2: notifications not yet taken (`_wait_semaphore`). Word 3:
     /// waiters that have left their sleep, by notification or timeout (`_woken_count`).
+    /// Words 4 to 4 + [`WAITER_SLOTS`]: the thread ids of waiters, to notice dead ones.
     block: SharedBlock,
 }
 
@@ -1366,7 +1372,7 @@ impl<L: SyncLock> Condition<L> {
     pub fn with_lock(lock: L) -> Result<Condition<L>> {
         Ok(Condition {
             lock,
-            block: SharedBlock::new(16)?,
+            block: SharedBlock::new(16 + 4 * WAITER_SLOTS)?,
         })
     }
 
@@ -1384,6 +1390,11 @@ impl<L: SyncLock> Condition<L> {
 
     fn woken(&self) -> &AtomicU32 {
         self.block.atomic_u32(12)
+    }
+
+    /// Waiter slot `i`: the thread id of a waiter, or 0.
+    fn slot(&self, i: usize) -> &AtomicU32 {
+        self.block.atomic_u32(16 + 4 * i)
     }
 
     /// The underlying lock.
@@ -1511,6 +1522,7 @@ impl<L: SyncLock> Condition<L> {
             return Err(Error::state("Condition.wait(): cannot wait on un-acquired lock"));
         }
         self.sleeping().fetch_add(1, Ordering::SeqCst);
+        let slot = self.take_slot();
         let saved = self.lock.release_save()?;
         let mut notified = false;
         loop {
@@ -1529,10 +1541,44 @@ impl<L: SyncLock> Condition<L> {
         }
         // Tell a notifier that waits for its sleepers that we are out (by notification or by
         // timeout), then take the lock back.
+        if let Some(slot) = slot {
+            self.slot(slot).store(0, Ordering::SeqCst);
+        }
         self.woken().fetch_add(1, Ordering::SeqCst);
         wake(self.woken(), 1);
         self.lock.acquire_restore(saved);
         Ok(notified)
+    }
+
+    /// Records the calling thread in a free waiter slot, if there is one, so that a notifier
+    /// can tell when it died waiting.
+    fn take_slot(&self) -> Option<usize> {
+        let me = futex::current_tid();
+        (0..WAITER_SLOTS).find(|&i| {
+            self.slot(i)
+                .compare_exchange(0, me, Ordering::SeqCst, Ordering::Relaxed)
+                .is_ok()
+        })
+    }
+
+    /// Counts every waiter that died while waiting as having left (as if it had timed out),
+    /// so that nobody waits for it again. Returns how many were found.
+    fn reap_dead_waiters(&self) -> u32 {
+        let mut dead = 0;
+        for i in 0..WAITER_SLOTS {
+            let tid = self.slot(i).load(Ordering::SeqCst);
+            if tid != 0
+                && !futex::thread_alive(tid)
+                && self
+                    .slot(i)
+                    .compare_exchange(tid, 0, Ordering::SeqCst, Ordering::Relaxed)
+                    .is_ok()
+            {
+                self.woken().fetch_add(1, Ordering::SeqCst);
+                dead += 1;
+            }
+        }
+        dead
     }
 
     fn take_token(&self) -> bool {
@@ -1545,8 +1591,8 @@ impl<L: SyncLock> Condition<L> {
     ///
     /// As CPython's does, `notify` returns once the processes it woke have left their sleep,
     /// so that a process that starts waiting afterwards cannot take a wake-up meant for an
-    /// earlier one. (If a woken process does not get to run within a couple of seconds, e.g.
-    /// because it was killed, `notify` stops waiting for it rather than hang.)
+    /// earlier one. A woken process that died waiting is noticed and not waited for (see
+    /// [`Condition`]'s docs).
     ///
     /// # Errors
     /// [`Error::State`] if the calling thread does not hold the lock.
@@ -1591,6 +1637,11 @@ impl<L: SyncLock> Condition<L> {
                 return Ok(());
             }
             let left = deadline.saturating_duration_since(Instant::now());
+            if sleep_on(self.woken(), out, Some(left.min(OWNER_CHECK_INTERVAL))) == Wake::TimedOut
+                && self.reap_dead_waiters() > 0
+            {
+                continue;
+            }
             if left.is_zero() {
                 // Leave the tokens for the late waiters rather than lose their wake-up, and
                 // count them as sleeping again: when they do leave, the next notify's
@@ -1599,7 +1650,6 @@ impl<L: SyncLock> Condition<L> {
                 self.sleeping().fetch_add(k - out, Ordering::SeqCst);
                 return Ok(());
             }
-            sleep_on(self.woken(), out, Some(left));
         }
     }
 
