@@ -294,6 +294,13 @@ fn wrong_authkey_is_refused() {
     // A raw connection that answers nothing is cut off by the server; that only costs a thread.
     let _silent = std::net::TcpStream::connect(server.address().to_string()).unwrap();
 
+    // TCP connections probe a silent peer, so a machine that vanished is noticed, not awaited.
+    let conn = multiprocessing::Client(server.address(), Some(b"right key")).unwrap();
+    let sock = socket2::SockRef::from(&conn);
+    assert!(sock.keepalive().unwrap() && sock.tcp_nodelay().unwrap());
+    assert_eq!(sock.tcp_keepalive_time().unwrap(), Duration::from_secs(10));
+    drop(conn);
+
     let p = start(Process::new(
         remote_client,
         (server.address().clone(), b"right key".to_vec()),
