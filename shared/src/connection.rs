@@ -94,6 +94,13 @@ pub fn Pipe(duplex: bool) -> Result<(Connection, Connection)> {
 /// [`send`](Connection::send) a serde value and [`recv`](Connection::recv) it in the other
 /// process; messages of any size keep their boundaries.
 ///
+/// # Framing
+/// Every message is a frame: a 4-byte little-endian length, then the payload; a payload of
+/// `0xFFFF_FFFF` bytes or more has the escape `0xFFFF_FFFF` followed by an 8-byte length (CPython
+/// does the same with a big-endian length and `-1`). Reading is exact: a `recv` reads one
+/// header and one payload and never a byte more, so several processes may take turns reading
+/// one connection (under a lock), and a forked child never inherits half-read data.
+///
 /// # Errors a receiver sees
 /// - The peer closed its end (or exited) between messages: [`Error::Eof`], Python's `EOFError`.
 /// - The peer died in the middle of a message: [`Error::Eof`] that says how many bytes of the

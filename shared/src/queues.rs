@@ -1,55 +1,8 @@
 //! Queues: [`Queue`], [`SimpleQueue`] and [`JoinableQueue`], after CPython's
 //! `Lib/multiprocessing/queues.py`.
 //!
-//! # Design
-//! CPython's `Queue` is a pipe, a lock per end, and a *feeder thread* in every producer that
-//! pickles items and writes them into the pipe in the background. That thread is why a child
-//! that put data cannot be joined before the data is drained (the thread must finish writing
-//! into a full pipe before the process may exit), and why a value that fails to pickle is a
-//! traceback on stderr rather than an error from `put`.
-//!
-//! Ours has no thread and no pipe. A queue is a byte ring in shared memory (a `MAP_SHARED`
-//! memfd, [`crate::heap`]) that every process forked after the queue was made maps:
-//!
-//! - **`put` encodes the value and copies it into the ring itself**, under the queue's write
-//!   [`Lock`], held for the whole message, so messages never interleave and each producer's
-//!   messages stay in order. An encoding error is returned by `put`, and nothing is written.
-//! - **`get` copies one message out** under the read lock, also held for the whole message.
-//! - When the ring has room, a `put` makes no system call at all; neither does a `get` that
-//!   finds data. A process that must wait (for data, or for room) spins briefly, then sleeps
-//!   on a process-shared futex; the other side makes a `FUTEX_WAKE` only when someone sleeps.
-//! - **Data lives in shared memory, not in the producer**: a child that put data can exit and
-//!   be joined before anyone reads the queue (up to the ring's capacity; see below).
-//!
-//! # Capacity
-//! The ring holds [`DEFAULT_QUEUE_CAPACITY`] bytes (4 MiB) unless made with
-//! [`Queue::with_capacity`]. Memory is touched only as the ring fills. Each message takes its
-//! encoded size plus an 8-byte header, rounded up to 8 bytes.
-//! - While the ring is full, `put` waits for room (or returns [`Error::Full`] for
-//!   [`put_nowait`](Queue::put_nowait) and after a timeout), exactly like a bounded queue.
-//! - A message larger than the ring *streams* through it: the producer keeps the write lock
-//!   and writes the message in chunks as a consumer frees room, and the consumer keeps the
-//!   read lock and reads the chunks as they come. So any size works, but such a `put` returns
-//!   only when a consumer has taken all but the last ring-full of it.
-//!
-//! # When a process dies
-//! The locks are [`Lock`]s, which a waiter takes over from a dead holder. A producer killed
-//! in the middle of a message that fits the ring leaves nothing behind (a message becomes
-//! visible only when complete). A producer killed while streaming a big message leaves a
-//! partial one: the next producer, or a consumer that notices the producer is gone, marks it
-//! aborted, and the consumer reading it gets an [`Error::Remote`] saying so; later messages are
-//! intact. A consumer killed in the middle of a streamed message loses that message (as it
-//! would in CPython); the next consumer skips the rest of it.
-//!
-//! # Differences from Python
-//! - Queues are typed: `Queue<T>` carries `T`s, any `Serialize + DeserializeOwned` type, and
-//!   bytes that do not decode as a `T` are an [`Error::Codec`] naming the type.
-//! - `put(obj, block, timeout)` and `get(block, timeout)` are [`put`](Queue::put),
-//!   [`put_timeout`](Queue::put_timeout), [`put_nowait`](Queue::put_nowait), and likewise
-//!   for `get`. `queue.Full`/`queue.Empty` are [`Error::Full`]/[`Error::Empty`].
-//! - There is no `close`/`join_thread`/`cancel_join_thread`: there is no feeder thread.
-//! - Python's `Queue(maxsize)` bounds the number of items; so does ours, and the ring also
-//!   bounds the bytes waiting in the queue (see "Capacity").
+//! The design, what happens past the ring's capacity and when a process dies are documented
+//! on [`Queue`], where a reader of the public API finds them.
 #![allow(
     unsafe_code,
     reason = "copying message bytes in and out of a shared-memory ring"
@@ -711,7 +664,56 @@ fn wait_until(
 ///
 /// Any number of processes may put and get; clones (and copies inherited by forked
 /// children) are the same queue. Each producer's items come out in the order it put them.
-/// See the [module docs](self) for how it works and what it does past its capacity.
+///
+/// # Design
+/// CPython's `Queue` is a pipe, a lock per end, and a *feeder thread* in every producer that
+/// pickles items and writes them into the pipe in the background. That thread is why a child
+/// that put data cannot be joined before the data is drained (the thread must finish writing
+/// into a full pipe before the process may exit), and why a value that fails to pickle is a
+/// traceback on stderr rather than an error from `put`.
+///
+/// Ours has no thread and no pipe. A queue is a byte ring in shared memory (a `MAP_SHARED`
+/// memfd) that every process forked after the queue was made maps:
+///
+/// - **`put` encodes the value and copies it into the ring itself**, under the queue's write
+///   [`Lock`], held for the whole message, so messages never interleave and each producer's
+///   messages stay in order. An encoding error is returned by `put`, and nothing is written.
+/// - **`get` copies one message out** under the read lock, also held for the whole message.
+/// - When the ring has room, a `put` makes no system call at all; neither does a `get` that
+///   finds data. A process that must wait (for data, or for room) spins briefly, then sleeps
+///   on a process-shared futex; the other side makes a `FUTEX_WAKE` only when someone sleeps.
+/// - **Data lives in shared memory, not in the producer**: a child that put data can exit and
+///   be joined before anyone reads the queue (up to the ring's capacity; see below).
+///
+/// # Capacity
+/// The ring holds [`DEFAULT_QUEUE_CAPACITY`] bytes (4 MiB) unless made with
+/// [`Queue::with_capacity`]. Memory is touched only as the ring fills. Each message takes its
+/// encoded size plus an 8-byte header, rounded up to 8 bytes.
+/// - While the ring is full, `put` waits for room (or returns [`Error::Full`] for
+///   [`put_nowait`](Queue::put_nowait) and after a timeout), exactly like a bounded queue.
+/// - A message larger than the ring *streams* through it: the producer keeps the write lock
+///   and writes the message in chunks as a consumer frees room, and the consumer keeps the
+///   read lock and reads the chunks as they come. So any size works, but such a `put` returns
+///   only when a consumer has taken all but the last ring-full of it.
+///
+/// # When a process dies
+/// The locks are [`Lock`]s, which a waiter takes over from a dead holder. A producer killed
+/// in the middle of a message that fits the ring leaves nothing behind (a message becomes
+/// visible only when complete). A producer killed while streaming a big message leaves a
+/// partial one: the next producer, or a consumer that notices the producer is gone, marks it
+/// aborted, and the consumer reading it gets an [`Error::Remote`] saying so; later messages are
+/// intact. A consumer killed in the middle of a streamed message loses that message (as it
+/// would in CPython); the next consumer skips the rest of it.
+///
+/// # Differences from Python
+/// - Queues are typed: `Queue<T>` carries `T`s, any `Serialize + DeserializeOwned` type, and
+///   bytes that do not decode as a `T` are an [`Error::Codec`] naming the type.
+/// - `put(obj, block, timeout)` and `get(block, timeout)` are [`put`](Queue::put),
+///   [`put_timeout`](Queue::put_timeout), [`put_nowait`](Queue::put_nowait), and likewise
+///   for `get`. `queue.Full`/`queue.Empty` are [`Error::Full`]/[`Error::Empty`].
+/// - There is no `close`/`join_thread`/`cancel_join_thread`: there is no feeder thread.
+/// - Python's `Queue(maxsize)` bounds the number of items; so does ours, and the ring also
+///   bounds the bytes waiting in the queue (see "Capacity").
 ///
 /// # Examples
 ///
