@@ -634,6 +634,8 @@ struct Worker {
     /// Chunks sent in all (for `maxtasksperchild`).
     sent: usize,
     stopped: bool,
+    /// It sent a message that is not our protocol, and was killed for it.
+    broke_protocol: bool,
     chunks_done: u64,
     tasks_done: u64,
 }
@@ -946,6 +948,7 @@ impl Inner {
             }
         };
         let how = match code {
+            _ if w.broke_protocol => "sent a malformed message and was killed".to_string(),
             Some(c) if c < 0 => format!("was killed by {}", signal::signal_name(-c)),
             Some(0) => "exited".to_string(),
             Some(c) => format!("exited with code {c}"),
@@ -964,7 +967,7 @@ impl Inner {
             core.retry.push_front(task);
         }
         core.ready.retain(|&pid| pid != w.pid);
-        record_worker(&mut core.stats, &w, false);
+        record_retired(&mut core.stats, &w);
     }
 
     /// Keeps the pool at its size while it has work to do or may get some.
@@ -1028,6 +1031,7 @@ impl Inner {
             hung_up: false,
             sent: 0,
             stopped: false,
+            broke_protocol: false,
             chunks_done: 0,
             tasks_done: 0,
         });
@@ -1052,7 +1056,7 @@ impl Inner {
                 let _ = w.process.kill();
                 let _ = w.process.join();
             }
-            record_worker(&mut self.core.stats, &w, false);
+            record_retired(&mut self.core.stats, &w);
         }
         self.core.ready.clear();
     }
@@ -1062,24 +1066,27 @@ fn can_take(w: &Worker, maxtasks: Option<usize>) -> bool {
     w.asked && !w.hung_up && !w.stopped && w.in_flight.len() < PREFETCH && maxtasks.is_none_or(|m| w.sent < m)
 }
 
-/// Updates the per-worker statistics (`alive` says whether it still runs).
-fn record_worker(stats: &mut PoolStats, w: &Worker, alive: bool) {
-    let entry = match stats.workers.iter_mut().find(|s| s.pid == w.pid) {
-        Some(s) => s,
-        None => {
-            stats.workers.push(WorkerStats {
-                name: w.name.clone(),
-                pid: w.pid,
-                chunks: 0,
-                tasks: 0,
-                alive,
-            });
-            stats.workers.last_mut().expect("just pushed")
-        }
-    };
-    entry.chunks = w.chunks_done;
-    entry.tasks = w.tasks_done;
-    entry.alive = alive;
+/// How many workers that have left [`PoolStats::workers`] remembers: with `maxtasksperchild`
+/// a long-lived pool goes through workers without end.
+const RETIRED_WORKERS_KEPT: usize = 1000;
+
+/// What worker `w` did, for [`PoolStats`] (`alive` says whether it still runs).
+fn worker_stats(w: &Worker, alive: bool) -> WorkerStats {
+    WorkerStats {
+        name: w.name.clone(),
+        pid: w.pid,
+        chunks: w.chunks_done,
+        tasks: w.tasks_done,
+        alive,
+    }
+}
+
+/// Remembers a worker that has left (the live ones are read from the workers themselves).
+fn record_retired(stats: &mut PoolStats, w: &Worker) {
+    if stats.workers.len() >= RETIRED_WORKERS_KEPT {
+        stats.workers.remove(0);
+    }
+    stats.workers.push(worker_stats(w, false));
 }
 
 fn on_message(core: &mut Core, w: &mut Worker, msg: &[u8]) {
@@ -1108,7 +1115,6 @@ fn on_message(core: &mut Core, w: &mut Worker, msg: &[u8]) {
             core.stats.result_bytes += msg.len() as u64;
             w.chunks_done += 1;
             w.tasks_done += task.items as u64;
-            record_worker(&mut core.stats, w, true);
             if !w.queued && can_take(w, core.maxtasks) {
                 w.queued = true;
                 core.ready.push_back(w.pid);
@@ -1142,6 +1148,7 @@ fn on_message(core: &mut Core, w: &mut Worker, msg: &[u8]) {
 fn protocol_error(_core: &mut Core, w: &mut Worker) {
     let _ = w.process.kill();
     w.asked = false;
+    w.broke_protocol = true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1183,7 +1190,8 @@ pub struct PoolStats {
     pub result_bytes: u64,
     /// "Ready" messages from workers and "stop" messages to them.
     pub control_messages: u64,
-    /// Every worker the pool has had, in the order they first reported.
+    /// The workers that have left (the last 1,000 at most), in the order they left, then the
+    /// current ones, in the order they started.
     pub workers: Vec<WorkerStats>,
 }
 
@@ -2153,9 +2161,9 @@ impl Pool {
     pub fn stats(&self) -> PoolStats {
         let inner = self.shared.inner.borrow();
         let mut stats = inner.core.stats.clone();
-        for w in &inner.workers {
-            record_worker(&mut stats, w, true);
-        }
+        stats
+            .workers
+            .extend(inner.workers.iter().map(|w| worker_stats(w, true)));
         stats
     }
 
