@@ -1773,20 +1773,32 @@ pub struct Barrier {
     /// Word 0: the state. Word 1: how many are inside `wait`. Changed with the lock held.
     block: SharedBlock,
     parties: u32,
-    #[serde(serialize_with = "no_action", skip_deserializing)]
+    #[serde(serialize_with = "no_action", deserialize_with = "no_action_back")]
     action: Option<fn()>,
     timeout: Option<Duration>,
 }
 
-/// Serializes a barrier's action: only its absence can be.
+/// Serializes a barrier's action: only its absence can be (as an `Option<()>`).
 fn no_action<S: serde::Serializer>(
     action: &Option<fn()>,
     serializer: S,
 ) -> std::result::Result<S::Ok, S::Error> {
     match action {
-        None => serializer.serialize_none(),
+        None => Option::<()>::None.serialize(serializer),
         Some(_) => Err(serde::ser::Error::custom(
             "a Barrier with an action cannot be serialized",
+        )),
+    }
+}
+
+/// Reads what [`no_action`] wrote.
+fn no_action_back<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Option<fn()>, D::Error> {
+    match Option::<()>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(()) => Err(serde::de::Error::custom(
+            "a serialized Barrier cannot carry an action",
         )),
     }
 }

@@ -681,6 +681,65 @@ fn semaphore_limits_concurrency() {
     assert_eq!(sem.get_value(), 2);
 }
 
+// ---- Spawn ----------------------------------------------------------------------------------
+
+/// Everything a spawned child gets: the objects travel by serialization, and the child adopts
+/// the inherited shared memory.
+type SpawnArgs = (Lock, RLock, Semaphore, Event, Condition, Barrier, Value<i32>);
+
+fn spawned_child((lock, rlock, sem, event, cond, barrier, flag): SpawnArgs) {
+    assert!(lock.is_locked(), "the parent's Lock is held");
+    lock.release().unwrap();
+    assert!(rlock.try_acquire().is_none(), "the parent holds the RLock");
+    sem.acquire_timeout(Duration::from_secs(10))
+        .expect("a unit")
+        .keep();
+    assert!(event.wait_timeout(Duration::from_secs(10)));
+    {
+        let _guard = cond.acquire();
+        flag.set(1);
+        cond.notify_all().unwrap();
+    }
+    barrier.wait_timeout(Duration::from_secs(10)).unwrap();
+}
+
+fn sync_objects_under_spawn() {
+    let ctx = multiprocessing::get_context("spawn").unwrap();
+    let lock = Lock::new().unwrap();
+    let rlock = RLock::new().unwrap();
+    let sem = Semaphore::new(1).unwrap();
+    let event = Event::new().unwrap();
+    let cond = Condition::new().unwrap();
+    let barrier = Barrier::new(2).unwrap();
+    let flag = Value::new(0).unwrap();
+    lock.acquire().keep();
+    let _held = rlock.acquire();
+    event.set();
+    let mut p = ctx.process(
+        spawned_child,
+        (
+            lock.clone(),
+            rlock.clone(),
+            sem.clone(),
+            event.clone(),
+            cond.clone(),
+            barrier.clone(),
+            flag.clone(),
+        ),
+    );
+    p.start().unwrap();
+    {
+        let _guard = cond.acquire();
+        assert!(cond
+            .wait_for(|| flag.get() == 1, Some(Duration::from_secs(10)))
+            .unwrap());
+    }
+    barrier.wait_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(join(&p), 0);
+    assert!(!lock.is_locked(), "released by the spawned child");
+    assert_eq!(sem.get_value(), 0, "taken by the spawned child");
+}
+
 // ---- Resources ------------------------------------------------------------------------------
 
 fn no_shared_memory_left_behind() {
@@ -722,9 +781,21 @@ fn serde_round_trip_shares_the_lock() {
     let _held = lock.acquire();
     assert!(copy.is_locked(), "the copy is the same lock");
     assert!(copy.try_acquire().is_none());
+
+    // A barrier travels without an action; one with an action is refused, not half-sent.
+    let barrier = Barrier::new(2).unwrap().with_timeout(ms(10));
+    let copy: Barrier =
+        multiprocessing::codec::decode(&multiprocessing::codec::encode(&barrier).unwrap()).unwrap();
+    assert_eq!(copy.parties(), 2);
+    assert!(copy.wait().is_err(), "the default timeout came along");
+    assert!(barrier.broken(), "the copy is the same barrier");
+    let err = multiprocessing::codec::encode(&barrier.with_action(count_action)).unwrap_err();
+    assert!(err.to_string().contains("Barrier"), "{err}");
 }
 
 fn main() -> std::process::ExitCode {
+    // A spawned child re-runs this binary: let it become the child here.
+    multiprocessing::freeze_support();
     const TESTS: &[Test] = &[
         test(
             "lock_release_from_another_process",
@@ -793,6 +864,7 @@ fn main() -> std::process::ExitCode {
         test("barrier_many_rounds", barrier_many_rounds),
         test("locks_work_between_threads_too", locks_work_between_threads_too),
         test("semaphore_limits_concurrency", semaphore_limits_concurrency),
+        test("sync_objects_under_spawn", sync_objects_under_spawn),
         test("no_shared_memory_left_behind", no_shared_memory_left_behind),
         test(
             "serde_round_trip_shares_the_lock",
