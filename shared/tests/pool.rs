@@ -465,6 +465,61 @@ fn short_job_gets_one_chunk_per_worker() {
     assert_eq!(tasks, [25, 25, 25, 25], "{stats:?}");
 }
 
+/// A value whose encoding always fails, as a `Serialize` impl may.
+#[derive(Debug, serde::Deserialize)]
+struct Unencodable;
+
+impl serde::Serialize for Unencodable {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("this value refuses to be encoded"))
+    }
+}
+
+fn take_unencodable(_: Unencodable) -> i64 {
+    1
+}
+
+fn make_unencodable(_: i64) -> Unencodable {
+    Unencodable
+}
+
+fn unencodable_arguments_and_results() {
+    let pool = Pool::new(2).unwrap();
+    // Arguments: the call fails, naming the type, and nothing reaches a worker.
+    let err = pool
+        .map(take_unencodable, [Unencodable, Unencodable])
+        .unwrap_err();
+    assert!(matches!(err, Error::Codec(_)), "{err:?}");
+    assert!(err.to_string().contains("cannot encode"), "{err}");
+    assert!(err.to_string().contains("Unencodable"), "{err}");
+    assert_eq!(pool.stats().task_messages, 0);
+    // Results: the worker reports it, the task fails, the worker lives on.
+    let pids = pool.pids();
+    let err = pool.apply(make_unencodable, 1).unwrap_err();
+    assert!(matches!(err, Error::Remote(_)), "{err:?}");
+    assert!(
+        err.to_string().contains("cannot encode") && err.to_string().contains("Unencodable"),
+        "{err}"
+    );
+    assert_eq!(pool.map(square, [2, 3]).unwrap(), [4, 9]);
+    assert_eq!(pool.pids(), pids);
+}
+
+fn imap_ends_when_the_pool_is_dropped() {
+    let pool = Pool::new(2).unwrap();
+    let mut it = pool.imap(nap_ms, vec![200; 10]).unwrap();
+    assert_eq!(it.next().unwrap().unwrap(), 200);
+    drop(pool);
+    let rest: Vec<_> = it.collect();
+    assert!(
+        rest.last()
+            .is_some_and(|r| r.as_ref().is_err_and(|e| e.to_string().contains("terminated"))),
+        "{rest:?}"
+    );
+    assert!(rest.len() < 10);
+    assert_no_children();
+}
+
 fn large_arguments_and_results() {
     fn reverse(v: Vec<u8>) -> Vec<u8> {
         v.into_iter().rev().collect()
@@ -502,6 +557,14 @@ fn main() -> std::process::ExitCode {
         test(
             "short_job_gets_one_chunk_per_worker",
             short_job_gets_one_chunk_per_worker,
+        ),
+        test(
+            "unencodable_arguments_and_results",
+            unencodable_arguments_and_results,
+        ),
+        test(
+            "imap_ends_when_the_pool_is_dropped",
+            imap_ends_when_the_pool_is_dropped,
         ),
         test("large_arguments_and_results", large_arguments_and_results),
     ];
