@@ -3,6 +3,8 @@
 //! One module per task; `registry` is the example index they share and `pattern` the
 //! expected-output matcher of `verify`.
 
+mod bench;
+mod json;
 mod list;
 mod pattern;
 mod registry;
@@ -24,8 +26,13 @@ Tasks:
                                time limit, and that it leaves no process behind; N runs each
   compare [ID]                 not yet available (the benchmark issue): the example beside the
                                Python it ports
-  bench                        not yet available (the benchmark issue): the runtime against
-                               CPython's multiprocessing
+  bench [--quick] [--runs N] [--json PATH] [NAME...]
+                               the runtime against CPython's multiprocessing, workload by
+                               workload (all 13 by default): a warm-up, then N (5) runs of each
+                               side alternating; a table with medians, [min-max], the OS ceiling,
+                               how many times better Rust is and the goals; writes
+                               target/bench/report.{json,md} and SVG plots (--json: a copy of the
+                               JSON there too); --quick: smaller counts, for a smoke test
   help                         this message
 ";
 
@@ -39,7 +46,8 @@ fn main() -> ExitCode {
         "list" => list::main(rest).map(|()| ExitCode::SUCCESS),
         "run" => run::main(rest).map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1))),
         "verify" => verify::main(rest).map(|ok| if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }),
-        "compare" | "bench" => Err(anyhow::anyhow!(
+        "bench" => bench::main(rest).map(|ok| if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }),
+        "compare" => Err(anyhow::anyhow!(
             "`{task}` is not yet available: it comes with the benchmark issue"
         )),
         "help" | "-h" | "--help" => {

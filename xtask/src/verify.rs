@@ -91,7 +91,7 @@ pub fn main(args: &[String]) -> anyhow::Result<bool> {
 /// a blocked signal stays blocked in every process we spawn (std does not reset the mask), and an
 /// example whose SIGTERM is blocked cannot be terminated. Handlers, unlike a mask, are reset by
 /// `exec`.
-fn watch_interrupts() -> anyhow::Result<()> {
+pub(crate) fn watch_interrupts() -> anyhow::Result<()> {
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
         .context("installing handlers for SIGINT, SIGTERM and SIGHUP")?;
     std::thread::spawn(move || {
@@ -228,19 +228,19 @@ fn seconds(d: Duration) -> String {
 
 /// What one run of an example did.
 #[derive(Debug)]
-struct Run {
+pub(crate) struct Run {
     /// The exit status, or `None` when the run timed out.
-    status: Option<ExitStatus>,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
+    pub status: Option<ExitStatus>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
     /// Timeouts, leaked processes and output that never ended, in words.
-    problems: Vec<String>,
-    took: Duration,
+    pub problems: Vec<String>,
+    pub took: Duration,
 }
 
 /// Runs `bin` in its own process group, kills the group after `timeout`, and checks that no
 /// process of the group outlives it.
-fn run_example(bin: &Path, args: &[&str], dir: &Path, timeout: Duration) -> anyhow::Result<Run> {
+pub(crate) fn run_example(bin: &Path, args: &[&str], dir: &Path, timeout: Duration) -> anyhow::Result<Run> {
     let started = Instant::now();
     let mut child = Command::new(bin)
         .args(args)
