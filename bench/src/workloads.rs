@@ -6,7 +6,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use multiprocessing::{Connection, DictProxy, Manager, Pipe, Pool, Process, Queue, Value};
+use multiprocessing::{ByteBuf, Connection, DictProxy, Manager, Pipe, Pool, Process, Queue, Value};
 
 use crate::per_op;
 
@@ -141,9 +141,10 @@ fn queue_small(quick: bool) -> f64 {
 
 fn queue_1mib(quick: bool) -> f64 {
     let n: usize = if quick { 50 } else { 200 };
-    let blob = vec![b'x'; MIB];
-    let q = Queue::<Vec<u8>>::new(0).expect("Queue::new");
-    let mut p = Process::new(consume::<Vec<u8>>, (q.clone(), n));
+    // `ByteBuf` is Python's `bytes`: one block for the codec, where a `Vec<u8>` is a sequence.
+    let blob = ByteBuf::from(vec![b'x'; MIB]);
+    let q = Queue::<ByteBuf>::new(0).expect("Queue::new");
+    let mut p = Process::new(consume::<ByteBuf>, (q.clone(), n));
     p.start().expect("start");
     let t = Instant::now();
     for _ in 0..n {

@@ -43,6 +43,7 @@ mod spawn;
 mod synchronize;
 mod sys;
 
+pub use codec::ByteBuf;
 pub use connection::{Connection, Pipe, DEFAULT_MAX_MESSAGE_SIZE};
 pub use context::{
     get_all_start_methods, get_context, get_start_method, set_start_method, Context, StartMethod,
