@@ -1,52 +1,8 @@
 //! Process pools: [`Pool`], [`AsyncResult`], [`IMapIterator`] (CPython's
 //! `Lib/multiprocessing/pool.py`).
 //!
-//! # How a task travels
-//! Each worker is a forked child ([`Process`], named `ForkPoolWorker-N`) with its own duplex
-//! [`Connection`] to the parent. A task is a plain `fn(T) -> R`; the parent sends a worker the
-//! address of a monomorphized *trampoline* (which knows `T` and `R`), the address of the
-//! function, and the encoded arguments of one chunk. A forked worker has the parent's code at
-//! the same addresses, so it turns both numbers back into function pointers, decodes the
-//! chunk, runs it, and sends back the encoded results. The two numbers are offsets from a
-//! reference function of the crate (`spawn::code_offset`), so they also hold in a worker that
-//! is a new run of the executable (the `spawn` and `forkserver` start methods), where ASLR
-//! put the code elsewhere.
-//!
-//! # The pool pulls
-//! As in CPython, idle workers take the next chunk; the parent never pushes work to a worker
-//! that has not asked for it. A worker asks once when it starts (after its initializer), and
-//! every result it sends back is its next ask. The parent hands the next chunk to the worker
-//! that asked first, keeping at most [`PREFETCH`] chunks per worker in flight (one running,
-//! one waiting in the socket) so a worker does not sit idle for a round trip between two
-//! small tasks. The second chunk is only sent ahead while at least as many chunks as workers
-//! are still waiting, so the end of a job is never committed to one worker while another asks
-//! in vain (CPython never assigns a chunk before a worker takes it). Because the pool pulls, a
-//! worker that starts early and runs fast tasks may take every task before its siblings ask at
-//! all: section 8 of the tutorial, "every task in one PID".
-//!
-//! # No background threads
-//! CPython's pool runs three threads in the parent (worker handler, task handler, result
-//! handler). This one runs none: the pool makes progress inside the caller's own calls
-//! ([`Pool::map`], [`AsyncResult::get`], [`AsyncResult::wait`], [`AsyncResult::ready`],
-//! iterating an [`IMapIterator`], [`Pool::join`], ...). Each of those hands out waiting
-//! chunks, reads the results that came back, and watches the workers (`poll` on their sockets
-//! and pidfds). Callbacks therefore run in the caller's thread, inside one of those calls. The
-//! reason is fork safety: a dead or retired worker is replaced by forking the parent, and
-//! forking a process whose other threads may hold a lock (the allocator's, stdout's) can
-//! deadlock the child. With no threads of ours, the parent is as single-threaded as the
-//! program that owns the pool. The price: a pool is `!Send`, and work is only handed out inside
-//! the pool's calls (submitting work hands out what idle workers asked for; after that, chunks
-//! move while some call waits on the pool, and workers meanwhile run the chunks they hold).
-//!
-//! # Where this pool is stronger than CPython's
-//! - A worker that dies mid-task (SIGKILL, the OOM killer, `abort`) fails exactly the chunk it
-//!   was running, with an error naming the worker and the signal; the chunks it had not
-//!   started go to other workers, a new worker takes its place, and the caller's `map` or
-//!   `get` returns at once instead of hanging forever.
-//! - A panicking initializer fails the pool's pending and later calls with the panic message,
-//!   instead of respawning workers in an endless loop.
-//! - [`Pool::terminate`] (and dropping the pool) fails the results still pending instead of
-//!   leaving their `get` to hang.
+//! The pool's design is documented on [`Pool`] (this module is private): how a task travels,
+//! why the pool pulls, and why the parent runs no threads.
 #![allow(
     unsafe_code,
     reason = "a task reaches a forked worker as the address of a monomorphized function, which the worker turns back into a function pointer"
@@ -1288,9 +1244,52 @@ impl Shared {
 /// running"` for [`join`](Pool::join) before `close`), [`Error::Remote`] for a task that
 /// panicked (with its message) or whose worker died (naming the worker and the signal).
 ///
-/// # Progress and callbacks
-/// The pool has no threads of its own (see the module docs): work moves while a call waits on
-/// the pool, and callbacks run inside such a call, in the caller's thread.
+/// # How a task travels
+/// Each worker is a forked child ([`Process`], named `ForkPoolWorker-N`) with its own duplex
+/// [`Connection`] to the parent. A task is a plain `fn(T) -> R`; the parent sends a worker the
+/// address of a monomorphized *trampoline* (which knows `T` and `R`), the address of the
+/// function, and the encoded arguments of one chunk. A forked worker has the parent's code at
+/// the same addresses, so it turns both numbers back into function pointers, decodes the
+/// chunk, runs it, and sends back the encoded results. The two numbers are offsets from a
+/// reference function of the crate (`spawn::code_offset`), so they also hold in a worker that
+/// is a new run of the executable (the `spawn` and `forkserver` start methods), where ASLR
+/// put the code elsewhere.
+///
+/// # The pool pulls
+/// As in CPython, idle workers take the next chunk; the parent never pushes work to a worker
+/// that has not asked for it. A worker asks once when it starts (after its initializer), and
+/// every result it sends back is its next ask. The parent hands the next chunk to the worker
+/// that asked first, keeping at most [`PREFETCH`] chunks per worker in flight (one running,
+/// one waiting in the socket) so a worker does not sit idle for a round trip between two
+/// small tasks. The second chunk is only sent ahead while at least as many chunks as workers
+/// are still waiting, so the end of a job is never committed to one worker while another asks
+/// in vain (CPython never assigns a chunk before a worker takes it). Because the pool pulls, a
+/// worker that starts early and runs fast tasks may take every task before its siblings ask at
+/// all: section 8 of the tutorial, "every task in one PID".
+///
+/// # Progress and callbacks: no background threads
+/// CPython's pool runs three threads in the parent (worker handler, task handler, result
+/// handler). This one runs none: the pool makes progress inside the caller's own calls
+/// ([`Pool::map`], [`AsyncResult::get`], [`AsyncResult::wait`], [`AsyncResult::ready`],
+/// iterating an [`IMapIterator`], [`Pool::join`], ...). Each of those hands out waiting
+/// chunks, reads the results that came back, and watches the workers (`poll` on their sockets
+/// and pidfds). Callbacks therefore run in the caller's thread, inside one of those calls. The
+/// reason is fork safety: a dead or retired worker is replaced by forking the parent, and
+/// forking a process whose other threads may hold a lock (the allocator's, stdout's) can
+/// deadlock the child. With no threads of ours, the parent is as single-threaded as the
+/// program that owns the pool. The price: a pool is `!Send`, and work is only handed out inside
+/// the pool's calls (submitting work hands out what idle workers asked for; after that, chunks
+/// move while some call waits on the pool, and workers meanwhile run the chunks they hold).
+///
+/// # Where this pool is stronger than CPython's
+/// - A worker that dies mid-task (SIGKILL, the OOM killer, `abort`) fails exactly the chunk it
+///   was running, with an error naming the worker and the signal; the chunks it had not
+///   started go to other workers, a new worker takes its place, and the caller's `map` or
+///   `get` returns at once instead of hanging forever.
+/// - A panicking initializer fails the pool's pending and later calls with the panic message,
+///   instead of respawning workers in an endless loop.
+/// - [`Pool::terminate`] (and dropping the pool) fails the results still pending instead of
+///   leaving their `get` to hang.
 ///
 /// # Drop
 /// Dropping a pool terminates it, as leaving `with Pool(...) as pool:` does in Python: workers
@@ -1300,8 +1299,8 @@ impl Shared {
 ///
 /// # Fork safety
 /// Workers are forked when the pool is made and whenever one must be replaced (it died, or
-/// it reached `maxtasksperchild`). Make pools from a single-threaded program, or before
-/// starting other threads, as for [`Process`].
+/// it reached `maxtasksperchild`). The pool itself starts no threads (see above); make pools
+/// from a single-threaded program, or before starting other threads, as for [`Process`].
 pub struct Pool {
     shared: Rc<Shared>,
     processes: usize,
