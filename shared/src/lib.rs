@@ -32,6 +32,7 @@ pub mod codec;
 mod connection;
 mod context;
 mod error;
+mod forkserver;
 mod heap;
 mod listener;
 mod managers;

@@ -945,8 +945,12 @@ impl Inner {
     fn spawn_worker(&mut self) -> Result<()> {
         let (parent_end, child_end) = Pipe(true)?;
         let maxtasks = self.core.maxtasks;
-        let parent = unistd::getpid();
         let method = self.core.method;
+        // The worker checks that its parent is alive: the fork server's children are its own.
+        let parent = match method {
+            StartMethod::Forkserver => crate::forkserver::server_pid()?,
+            StartMethod::Fork | StartMethod::Spawn => unistd::getpid(),
+        };
         let process = match method {
             StartMethod::Fork => {
                 let initializer = self.core.initializer.clone();

@@ -425,7 +425,8 @@ impl Process {
         };
         let started = match self.start_method() {
             StartMethod::Fork => start_child(info, target),
-            StartMethod::Spawn | StartMethod::Forkserver => start_spawned(info, target),
+            StartMethod::Spawn => start_spawned(info, target, false),
+            StartMethod::Forkserver => start_spawned(info, target, true),
         };
         match started {
             Ok(child) => {
@@ -709,6 +710,14 @@ pub(crate) struct ChildInfo {
     pub(crate) daemon: bool,
 }
 
+/// Who reaps a child and learns its exit code.
+enum Reaper {
+    /// We do, with `waitpid`: a child we forked or spawned.
+    Waitpid,
+    /// The fork server does, and writes the code on the socket kept in `Child::pidfd`.
+    Server,
+}
+
 /// The parent's record of a started child, shared by its [`Process`] and the registry behind
 /// [`active_children`].
 pub(crate) struct Child {
@@ -716,8 +725,11 @@ pub(crate) struct Child {
     name: String,
     daemon: bool,
     identity: Vec<u32>,
-    /// Readable once the child has ended; `None` on kernels without `pidfd_open`.
+    /// Readable once the child has ended: a pidfd (`None` on kernels without `pidfd_open`),
+    /// or for a child of the fork server the socket on which the server reports its exit code.
     pidfd: Option<OwnedFd>,
+    /// Who learns the exit code.
+    reaper: Reaper,
     /// The exit code once reaped. Every `waitpid` and every signal happens with this lock
     /// held, so exactly one caller reaps, everyone sees its result, and no signal is sent to a
     /// pid that was reaped (and may have been reused) in between.
@@ -729,7 +741,18 @@ impl Child {
     pub(crate) fn poll(&self) -> Result<Option<i32>> {
         let mut code = lock(&self.exitcode);
         if code.is_none() {
-            *code = wait::try_wait(self.pid).map_err(|e| self.wait_error(e))?;
+            *code = match (&self.reaper, &self.pidfd) {
+                (Reaper::Server, Some(status)) => crate::forkserver::try_exit_code(status).map_err(|e| {
+                    Error::os(
+                        format!(
+                            "the exit code of {} (pid {}) from the fork server",
+                            self.name, self.pid
+                        ),
+                        e,
+                    )
+                })?,
+                _ => wait::try_wait(self.pid).map_err(|e| self.wait_error(e))?,
+            };
         }
         Ok(*code)
     }
@@ -865,13 +888,19 @@ fn new_child(pid: libc::pid_t, info: ChildInfo) -> Arc<Child> {
         daemon: info.daemon,
         identity: info.identity,
         pidfd,
+        reaper: Reaper::Waitpid,
         exitcode: Mutex::new(None),
     })
 }
 
-/// Starts a child that is a new run of this executable (`spawn`), with `target` described as a
-/// [`Call`]. On failure the target is handed back.
-fn start_spawned(info: ChildInfo, target: Target) -> std::result::Result<Arc<Child>, (Error, Target)> {
+/// Starts a child that runs `target` described as a [`Call`]: a new run of this executable
+/// (`spawn`), or a child of the fork server (`forkserver`). On failure the target is handed
+/// back.
+fn start_spawned(
+    info: ChildInfo,
+    target: Target,
+    forkserver: bool,
+) -> std::result::Result<Arc<Child>, (Error, Target)> {
     cleanup();
     register_exit_handler();
     // Not for duplication, as under fork (the new run has empty buffers), but for order: what
@@ -882,11 +911,25 @@ fn start_spawned(info: ChildInfo, target: Target) -> std::result::Result<Arc<Chi
         Err(e) => return Err((e, target)),
     };
     let bootstrap = spawn::Bootstrap::new(&info, call);
-    let pid = match spawn::spawn(&bootstrap) {
-        Ok(pid) => pid,
-        Err(e) => return Err((e, target)),
+    let child = if forkserver {
+        match crate::forkserver::start(&bootstrap) {
+            Ok((pid, status)) => Arc::new(Child {
+                pid,
+                name: info.name,
+                daemon: info.daemon,
+                identity: info.identity,
+                pidfd: Some(status),
+                reaper: Reaper::Server,
+                exitcode: Mutex::new(None),
+            }),
+            Err(e) => return Err((e, target)),
+        }
+    } else {
+        match spawn::spawn(&bootstrap) {
+            Ok(pid) => new_child(pid, info),
+            Err(e) => return Err((e, target)),
+        }
     };
-    let child = new_child(pid, info);
     lock(&CHILDREN).push(Arc::clone(&child));
     // As under fork, the parent's copy of the arguments goes now: the child has its own.
     drop(bootstrap);
@@ -936,6 +979,8 @@ fn exit_function() {
         let _ = child.wait(None);
     }
     lock(&CHILDREN).clear();
+    // Its children are all reported now; the fork server (if we started one) goes too.
+    crate::forkserver::shutdown();
 }
 
 extern "C" fn exit_handler() {
@@ -1233,6 +1278,7 @@ pub fn cpu_count() -> usize {
 /// ```
 pub fn freeze_support() {
     spawn::run_if_spawned();
+    crate::forkserver::run_if_server();
 }
 
 /// What the calling process knows about itself.

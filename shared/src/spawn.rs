@@ -234,6 +234,11 @@ pub(crate) struct Bootstrap {
 }
 
 impl Bootstrap {
+    /// The descriptors the child must inherit, in the order the payload names them.
+    pub(crate) fn call_fds(&self) -> &[RawFd] {
+        self.call.fds()
+    }
+
     pub(crate) fn new(info: &ChildInfo, call: Call) -> Bootstrap {
         Bootstrap {
             check: build_check(),
@@ -326,6 +331,12 @@ pub(crate) fn spawn(bootstrap: &Bootstrap) -> Result<libc::pid_t> {
 /// Whether this process consumed a spawn payload (it is, or was, a spawned child).
 static CONSUMED: AtomicBool = AtomicBool::new(false);
 
+/// Records that this run of the program became what it was started to be (a spawned child,
+/// or the fork server), so that [`check_bootstrapped`] lets it start processes.
+pub(crate) fn mark_bootstrapped() {
+    CONSUMED.store(true, Ordering::Relaxed);
+}
+
 /// The child's side of `freeze_support()`: if this run of the program was started to be a
 /// spawned child, become it, run the target, and exit. Otherwise return at once.
 pub(crate) fn run_if_spawned() {
@@ -363,7 +374,10 @@ fn read_payload(value: &std::ffi::OsStr) -> std::result::Result<Bootstrap, Strin
 /// made to start a new process before the current process has finished its bootstrapping
 /// phase").
 pub(crate) fn check_bootstrapped(who: &str) -> Result<()> {
-    if std::env::var_os(PAYLOAD_VAR).is_some() && !CONSUMED.load(Ordering::Relaxed) {
+    let pending = [PAYLOAD_VAR, crate::forkserver::SERVER_VAR]
+        .iter()
+        .any(|var| std::env::var_os(var).is_some());
+    if pending && !CONSUMED.load(Ordering::Relaxed) {
         return Err(Error::state(format!(
             "{who}: this process was started by the spawn start method to run a child, but \
              main() went on without running it: call multiprocessing::freeze_support() first in \

@@ -257,10 +257,12 @@ macro_rules! each_method {
     ($($name:ident),* $(,)?) => {
         mod fork { $(pub fn $name() { super::$name(super::ctx("fork")) })* }
         mod spawn { $(pub fn $name() { super::$name(super::ctx("spawn")) })* }
+        mod forkserver { $(pub fn $name() { super::$name(super::ctx("forkserver")) })* }
         fn method_tests() -> Vec<Test> {
             vec![
                 $(test(concat!(stringify!($name), "::fork"), fork::$name),)*
                 $(test(concat!(stringify!($name), "::spawn"), spawn::$name),)*
+                $(test(concat!(stringify!($name), "::forkserver"), forkserver::$name),)*
             ]
         }
     };
@@ -290,6 +292,50 @@ fn set_start_method_spawn() {
     p.join().unwrap();
     assert_eq!(name, "Process-1");
     assert_eq!(Some(pid), p.pid());
+}
+
+/// A lock of the program's own, held by another thread while processes start.
+static BUSY: std::sync::Mutex<u32> = std::sync::Mutex::new(0);
+
+fn take_busy_lock(conn: Connection) {
+    // Under fork this would wait forever: the child's copy of `BUSY` is held by a thread that
+    // does not exist in the child. A forkserver child comes from a clean, single-threaded
+    // server, where nobody holds it.
+    *BUSY.lock().unwrap() += 1;
+    conn.send(&"took the lock").unwrap();
+}
+
+fn forkserver_from_a_threaded_parent() {
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let _guard = BUSY.lock().unwrap();
+        held_tx.send(()).unwrap();
+        let _ = release_rx.recv_timeout(Duration::from_secs(60));
+    });
+    held_rx.recv().unwrap();
+    let ctx = ctx("forkserver");
+    let mut children = Vec::new();
+    let mut readers = Vec::new();
+    for _ in 0..3 {
+        let (reader, writer) = Pipe(false).unwrap();
+        let mut p = ctx.process(take_busy_lock, writer);
+        p.start().unwrap();
+        children.push(p);
+        readers.push(reader);
+    }
+    for (p, reader) in children.iter().zip(&readers) {
+        assert!(
+            reader.poll(Some(Duration::from_secs(30))).unwrap(),
+            "{} hung",
+            p.name()
+        );
+        assert_eq!(reader.recv::<String>().unwrap(), "took the lock");
+        assert!(p.join_timeout(Duration::from_secs(30)).unwrap());
+        assert_eq!(p.exitcode(), Some(0));
+    }
+    release_tx.send(()).unwrap();
+    holder.join().unwrap();
 }
 
 /// The helper program a test runs: this binary with `MP_START_METHODS_HELPER=<mode>`.
@@ -342,6 +388,10 @@ fn main() -> ExitCode {
     freeze_support();
     let mut tests = method_tests();
     tests.push(test("set_start_method_spawn", set_start_method_spawn));
+    tests.push(test(
+        "forkserver_from_a_threaded_parent",
+        forkserver_from_a_threaded_parent,
+    ));
     tests.push(test(
         "missing_freeze_support_is_a_clear_error",
         missing_freeze_support_is_a_clear_error,

@@ -29,3 +29,16 @@ pub(crate) fn is_open(fd: RawFd) -> bool {
     // SAFETY: F_GETFD only inspects the descriptor table; a closed number gives EBADF.
     cvt(unsafe { libc::fcntl(fd, libc::F_GETFD) }).is_ok()
 }
+
+/// A copy of `fd` at the lowest free number at or above `min`, close-on-exec
+/// (`F_DUPFD_CLOEXEC`). The caller owns the returned number.
+pub(crate) fn dup_at_least(fd: RawFd, min: RawFd) -> io::Result<RawFd> {
+    // SAFETY: F_DUPFD_CLOEXEC takes the lowest acceptable number; no pointers.
+    cvt(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) })
+}
+
+/// Closes descriptor number `fd`, ignoring errors; the caller owns the number and forgets it.
+pub(crate) fn close(fd: RawFd) {
+    // SAFETY: close only takes an integer; by the contract above no one else uses this number.
+    unsafe { libc::close(fd) };
+}

@@ -14,6 +14,7 @@ pub(crate) mod fcntl;
 pub(crate) mod futex;
 pub(crate) mod mman;
 pub(crate) mod poll;
+pub(crate) mod scm;
 pub(crate) mod signal;
 pub(crate) mod socket;
 pub(crate) mod stdlib;

@@ -36,3 +36,16 @@ pub(crate) fn set_parent_death_signal(signal: i32) -> io::Result<()> {
     // SAFETY: PR_SET_PDEATHSIG takes a signal number as its one argument; no pointers.
     cvt(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, arg, 0, 0, 0) }).map(drop)
 }
+
+/// Sets the disposition of `signal` to ignored (`ignore`) or to its default action. Used by the
+/// fork server, which ignores `SIGINT` (a Ctrl-C meant for the program must not end the server)
+/// and gives its children back the default.
+pub(crate) fn set_ignored(signal: i32, ignore: bool) -> io::Result<()> {
+    let handler = if ignore { libc::SIG_IGN } else { libc::SIG_DFL };
+    // SAFETY: SIG_IGN and SIG_DFL are not functions that run; installing either is always sound.
+    let previous = unsafe { libc::signal(signal, handler) };
+    if previous == libc::SIG_ERR {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
