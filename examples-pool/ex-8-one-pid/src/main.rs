@@ -3,10 +3,13 @@
 //!
 //! Tutorial: 8 "进程池pool仅一个进程运行" (the first program), 四、修改后的代码示例
 //! (`--suggested`) and 修改后成功 (`--fixed`).
-//! Run: `cargo run -p ex-8-one-pid [-- --suggested | --fixed | --repeat N]`.
+//! Run: `cargo run -p ex-8-one-pid [-- --suggested | --fixed | --repeat N] [--method M]`.
 //! - `--repeat N`: runs the first program's pool N times and reports how often one PID ran
 //!   every task. (On this machine CPython shows it in about 20% of runs under fork, and about
 //!   90% under spawn, which the tutorial's Windows uses.)
+//! - `--method fork|spawn|forkserver`: the start method, as `set_start_method(M)` in Python.
+//!   The tutorial ran on Windows, which spawns: a spawned worker starts slowly (a new run of
+//!   the program), so the first one up is likelier to take every task before the others ask.
 //!
 //! Why it happens: the pool pulls. A worker asks for work when it is ready, and every result it
 //! sends back asks for the next chunk. Ten tasks of a microsecond each are done by the first
@@ -17,12 +20,14 @@
 //!   multiplication real, so the tasks are as heavy as the program says.
 //! - `os.getpid()` is `std::process::id()`.
 //! - `with Pool(processes=4) as pool:` is a block; leaving it terminates the pool.
+//! - `freeze_support()` comes first in `main`, as Python needs it on Windows: under `spawn` it
+//!   is what makes a new run of the program a worker. Under `fork`, the default, it does nothing.
 
 use std::collections::BTreeSet;
 use std::hint::black_box;
 use std::time::Instant;
 
-use multiprocessing::Pool;
+use multiprocessing::{freeze_support, set_start_method, Pool};
 
 /// The first program's task: 1,000 rounds.
 fn square(x: u64) -> (u64, u32) {
@@ -48,13 +53,26 @@ fn square_heavy(x: u64) -> (u64, u32) {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // A spawned worker is a new run of this program: this call turns it into the worker.
+    freeze_support();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = args.iter().position(|a| a == "--method") {
+        let method = args
+            .get(i + 1)
+            .ok_or("--method needs fork, spawn or forkserver")?
+            .clone();
+        set_start_method(&method, false)?;
+        args.drain(i..i + 2);
+    }
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         [] => one_pid(),
         ["--suggested"] => suggested(),
         ["--fixed"] => fixed(),
         ["--repeat", n] => repeat(n.parse()?),
-        _ => Err("usage: ex-8-one-pid [--suggested | --fixed | --repeat N]".into()),
+        _ => Err(
+            "usage: ex-8-one-pid [--suggested | --fixed | --repeat N] [--method fork|spawn|forkserver]"
+                .into(),
+        ),
     }
 }
 
