@@ -3,13 +3,18 @@
 //!
 //! Tutorial: 8 "进程池pool仅一个进程运行" (the first program), 四、修改后的代码示例
 //! (`--suggested`) and 修改后成功 (`--fixed`).
-//! Run: `cargo run -p ex-8-one-pid [-- --suggested | --fixed | --repeat N] [--method M]`.
+//! Run: `cargo run -p ex-8-one-pid [-- --suggested | --fixed | --repeat N] [--start-method M]`.
 //! - `--repeat N`: runs the first program's pool N times and reports how often one PID ran
 //!   every task. (On this machine CPython shows it in about 20% of runs under fork, and about
 //!   90% under spawn, which the tutorial's Windows uses.)
-//! - `--method fork|spawn|forkserver`: the start method, as `set_start_method(M)` in Python.
-//!   The tutorial ran on Windows, which spawns: a spawned worker starts slowly (a new run of
-//!   the program), so the first one up is likelier to take every task before the others ask.
+//! - `--start-method spawn` (or `fork`, the default, or `forkserver`; `--method` is the same
+//!   flag): how the workers start, as `set_start_method(M)` in Python.
+//!   The tutorial ran on Windows, where every worker is spawned, and a spawned CPython worker
+//!   needs tens of milliseconds (a new interpreter, imports) before it asks for work: the first
+//!   one up takes all ten tasks. A spawned Rust worker is this executable run again and asks
+//!   within about a millisecond, before `Pool::new` has even returned, so here spawn spreads
+//!   the tasks much as fork does (`--repeat 20 --start-method spawn`); the one-PID runs need
+//!   workers that start late relative to the work, not a particular start method.
 //!
 //! Why it happens: the pool pulls. A worker asks for work when it is ready, and every result it
 //! sends back asks for the next chunk. Ten tasks of a microsecond each are done by the first
@@ -53,26 +58,21 @@ fn square_heavy(x: u64) -> (u64, u32) {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // A spawned worker is a new run of this program: this call turns it into the worker.
-    freeze_support();
+    freeze_support(); // a spawned worker is this program run again: it becomes the worker here
     let mut args: Vec<String> = std::env::args().skip(1).collect();
-    if let Some(i) = args.iter().position(|a| a == "--method") {
+    if let Some(at) = args.iter().position(|a| a == "--start-method" || a == "--method") {
         let method = args
-            .get(i + 1)
-            .ok_or("--method needs fork, spawn or forkserver")?
-            .clone();
-        set_start_method(&method, false)?;
-        args.drain(i..i + 2);
+            .get(at + 1)
+            .ok_or("--start-method needs fork, spawn or forkserver")?;
+        set_start_method(method, false)?;
+        args.drain(at..at + 2);
     }
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         [] => one_pid(),
         ["--suggested"] => suggested(),
         ["--fixed"] => fixed(),
         ["--repeat", n] => repeat(n.parse()?),
-        _ => Err(
-            "usage: ex-8-one-pid [--suggested | --fixed | --repeat N] [--method fork|spawn|forkserver]"
-                .into(),
-        ),
+        _ => Err("usage: ex-8-one-pid [--suggested | --fixed | --repeat N] [--start-method M]".into()),
     }
 }
 
