@@ -70,7 +70,7 @@ pub fn markdown() -> String {
 }
 
 /// The number of terminal columns `s` takes: East Asian wide characters take two.
-fn display_width(s: &str) -> usize {
+pub(crate) fn display_width(s: &str) -> usize {
     s.chars().map(|c| if is_wide(c) { 2 } else { 1 }).sum()
 }
 

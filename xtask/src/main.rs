@@ -4,6 +4,7 @@
 //! expected-output matcher of `verify`.
 
 mod bench;
+mod compare;
 mod json;
 mod list;
 mod pattern;
@@ -24,8 +25,9 @@ Tasks:
   verify [ID...] [--repeat N]  build once, run the examples (all by default), check each one's
                                stdout against <crate>/expected/<ID>.stdout, its exit status, its
                                time limit, and that it leaves no process behind; N runs each
-  compare [ID]                 not yet available (the benchmark issue): the example beside the
-                               Python it ports
+  compare [ID...]              run examples (all by default, built in release) and the Python
+                               programs they port (<crate>/python/<ID>.py); both outputs side by
+                               side with their wall times, and whether each matches the expected
   bench [--quick] [--runs N] [--json PATH] [NAME...]
                                the runtime against CPython's multiprocessing, workload by
                                workload (all 13 by default): a warm-up, then N (5) runs of each
@@ -47,9 +49,7 @@ fn main() -> ExitCode {
         "run" => run::main(rest).map(|code| ExitCode::from(u8::try_from(code).unwrap_or(1))),
         "verify" => verify::main(rest).map(|ok| if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }),
         "bench" => bench::main(rest).map(|ok| if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }),
-        "compare" => Err(anyhow::anyhow!(
-            "`{task}` is not yet available: it comes with the benchmark issue"
-        )),
+        "compare" => compare::main(rest).map(|ok| if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }),
         "help" | "-h" | "--help" => {
             print!("{HELP}");
             Ok(ExitCode::SUCCESS)

@@ -66,6 +66,12 @@ impl Example {
         format!("{}/expected/{}.stdout", self.dir(), self.id)
     }
 
+    /// The Python program this example ports, relative to the workspace root
+    /// (`<crate>/python/<ID>.py`), for `cargo xtask compare`.
+    pub fn python_file(&self) -> String {
+        format!("{}/python/{}.py", self.dir(), self.id)
+    }
+
     /// The arguments the example's binary gets (its flag, if any).
     pub fn args(&self) -> Vec<&'static str> {
         self.flag.into_iter().collect()
@@ -287,6 +293,15 @@ mod tests {
                     EXAMPLES.iter().any(|e| e.dir() == dir),
                     "{dir} is not in xtask/src/registry.rs"
                 );
+                if let Ok(files) = std::fs::read_dir(krate.join("python")) {
+                    for file in files.map(|f| f.unwrap().file_name().to_string_lossy().into_owned()) {
+                        let path = format!("{dir}/python/{file}");
+                        assert!(
+                            EXAMPLES.iter().any(|e| e.python_file() == path),
+                            "{path} belongs to no ID of this crate (Python programs are named <ID>.py)"
+                        );
+                    }
+                }
                 let Ok(files) = std::fs::read_dir(krate.join("expected")) else {
                     continue;
                 };
@@ -299,6 +314,23 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// `cargo xtask compare` runs each example beside the Python it ports: every ID whose crate
+    /// exists ships that Python program.
+    #[test]
+    fn every_example_with_a_crate_has_its_python_program() {
+        let root = workspace_root();
+        let missing: Vec<String> = EXAMPLES
+            .iter()
+            .filter(|e| e.exists(&root) && !root.join(e.python_file()).is_file())
+            .map(Example::python_file)
+            .collect();
+        assert!(missing.is_empty(), "missing Python programs: {missing:?}");
+        assert_eq!(
+            find("6.chunked").unwrap().python_file(),
+            "examples-pool/ex-6-slow-pool/python/6.chunked.py"
+        );
     }
 
     #[test]
