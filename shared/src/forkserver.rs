@@ -342,11 +342,17 @@ fn fork_one(control: &OwnedFd, running: &[Running], mut fds: Vec<OwnedFd>) -> Op
     if bootstrap.call_fds().len() != fds.len() {
         return None;
     }
+    let server = unistd::getpid();
     // SAFETY: the server is single-threaded (it became the server in `freeze_support`, before
     // `main` could start a thread), so the child finds no lock held by a vanished thread.
     match unsafe { unistd::fork() } {
         Err(_) => None,
         Ok(unistd::Fork::Child) => {
+            // A daemon dies with the server (which leaves once the parent and the parent's
+            // forked children are gone), as a forked daemon dies with its parent.
+            if bootstrap.daemon {
+                crate::process::tie_to_parent(server);
+            }
             // The server's descriptors are not the child's: without this, the server would
             // never see its clients go (the child would hold the control socket).
             for r in running {

@@ -254,8 +254,10 @@ impl Manager {
             server::serve(listener, Some(server_end), remove);
         }))
         // A daemon: if the owner exits without shutting it down, the runtime's exit handler
-        // terminates it instead of waiting for it forever.
-        .with_daemon(true);
+        // terminates it instead of waiting for it forever. Not killed with its owner, though:
+        // it watches the owner itself, and removes its socket and directory on the way out.
+        .with_daemon(true)
+        .outliving_parent();
         let name = format!("SyncManager-{}", join_identity(process.ident()));
         let mut process = process.with_name(name.clone());
         process.start().map_err(cleanup)?;

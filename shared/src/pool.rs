@@ -1294,6 +1294,9 @@ impl Shared {
 ///   instead of respawning workers in an endless loop.
 /// - [`Pool::terminate`] (and dropping the pool) fails the results still pending instead of
 ///   leaving their `get` to hang.
+/// - Workers die with the pool's process: each asks the kernel for a signal when its parent
+///   dies (`PR_SET_PDEATHSIG`), so a parent killed by `SIGKILL` leaves no orphaned worker
+///   running (CPython's workers of a killed parent live on until they next read from it).
 ///
 /// # Drop
 /// Dropping a pool terminates it, as leaving `with Pool(...) as pool:` does in Python: workers

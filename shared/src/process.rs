@@ -83,10 +83,17 @@ use crate::sys::{signal, stdlib, unistd, wait};
 /// # When the parent dies
 /// At the parent's normal exit (`main` returns, or [`std::process::exit`]) its daemon children
 /// are terminated and the others joined, as CPython does. If the parent dies without exiting
-/// normally (killed by a signal, `abort`, `_exit`), nothing stops its children: daemon or not,
-/// they run on, adopted by `init` (or the nearest subreaper), which reaps them when they end.
-/// This is also CPython's behaviour under `fork`. The runtime does not set `PR_SET_PDEATHSIG`
-/// (a signal on parent death) today; that belongs to the parent-death work of issue 9.
+/// normally (killed by a signal, `abort`, `_exit`), its
+/// non-daemonic children run on, adopted by `init` (or the nearest subreaper), which reaps them
+/// when they end, as in CPython. *Daemonic* children die with their parent, which CPython's do
+/// not: a daemon started from the main thread asks the kernel for `SIGKILL` when its parent
+/// dies (`PR_SET_PDEATHSIG`, set right after the fork, then a check that the parent is still
+/// alive to close the race), so a parent killed by `SIGKILL` or the OOM killer leaves no
+/// orphaned daemon behind. A daemon started from another thread is not tied this way (the
+/// kernel would kill it when that *thread* ends), and a daemon that was ended like this runs
+/// no cleanup of its own. [`Pool`](crate::Pool) workers die with their pool's process too.
+/// Under the `forkserver` start method a daemon is the fork server's child, so it dies with the
+/// server, which leaves once the parent and the parent's forked children are gone.
 ///
 /// # Drop
 /// Dropping a `Process` does not kill or wait for the child, as in Python: a child that has
@@ -108,6 +115,9 @@ pub struct Process {
     /// `start`, as CPython's plain `Process` does.
     method: Option<StartMethod>,
     child: Option<Arc<Child>>,
+    /// Whether a daemon may outlive a parent that dies abnormally (the manager's server, which
+    /// watches its owner itself and cleans up on the way out).
+    outlives_parent: bool,
 }
 
 /// What a child runs.
@@ -203,7 +213,15 @@ impl Process {
             target: Some(target),
             method: None,
             child: None,
+            outlives_parent: false,
         }
+    }
+
+    /// Lets this daemon outlive a parent that dies abnormally, for a child that watches its
+    /// parent itself and must clean up before it goes (the manager's server).
+    pub(crate) fn outliving_parent(mut self) -> Self {
+        self.outlives_parent = true;
+        self
     }
 
     /// Uses `method` to start, whatever the default is.
@@ -424,7 +442,7 @@ impl Process {
             daemon: self.daemon,
         };
         let started = match self.start_method() {
-            StartMethod::Fork => start_child(info, target),
+            StartMethod::Fork => start_child(info, target, !self.outlives_parent),
             StartMethod::Spawn => start_spawned(info, target, false),
             StartMethod::Forkserver => start_spawned(info, target, true),
         };
@@ -821,9 +839,13 @@ impl Child {
 }
 
 /// Forks a child that runs `target` and exits. On failure the target is handed back.
+///
+/// A daemon child started from the main thread dies with this process when `die_with_parent`
+/// (see [`tie_to_parent`]).
 pub(crate) fn start_child(
     info: ChildInfo,
     target: Target,
+    die_with_parent: bool,
 ) -> std::result::Result<Arc<Child>, (Error, Target)> {
     cleanup();
     register_exit_handler();
@@ -843,6 +865,7 @@ pub(crate) fn start_child(
         daemon: me.daemon,
         ident: me.identity.clone(),
     };
+    let tie = die_with_parent && info.daemon && unistd::gettid() == parent.pid;
 
     // SAFETY: fork's obligation is that the child only takes locks no vanished thread holds.
     // The child takes stdout, stderr and our two tables, all held by this thread right now,
@@ -852,6 +875,9 @@ pub(crate) fn start_child(
     match forked {
         Err(e) => Err((Error::os(format!("fork for {}", info.name), e), target)),
         Ok(unistd::Fork::Child) => {
+            if tie {
+                tie_to_parent(parent.pid);
+            }
             *me = Current {
                 name: info.name.clone(),
                 identity: info.identity,
@@ -875,6 +901,23 @@ pub(crate) fn start_child(
             drop(target);
             Ok(child)
         }
+    }
+}
+
+/// Makes the calling child (just forked by `parent`) die by `SIGKILL` when its parent dies,
+/// however the parent dies (`PR_SET_PDEATHSIG`). Called first thing after the fork: a parent
+/// that died before the call cannot send the signal any more, so the child then checks that
+/// its parent is still `parent` (an orphan has been adopted by `init` or a subreaper) and
+/// leaves at once if not.
+///
+/// Only for a child forked by the main thread: the kernel sends the signal when the *thread*
+/// that forked ends, and only the main thread ends with the process.
+pub(crate) fn tie_to_parent(parent: libc::pid_t) {
+    // A refusal (the kernel has none for a valid signal) would only lose the tie.
+    let _ = signal::set_parent_death_signal(libc::SIGKILL);
+    if unistd::getppid() != parent {
+        // The parent died before the call: a daemon has nobody left to serve.
+        unistd::exit_now(1);
     }
 }
 

@@ -53,7 +53,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use crate::codec;
 use crate::error::{Error, Result};
 use crate::process::{self, ChildInfo, ParentRecord};
-use crate::sys::{fcntl, mman, socket};
+use crate::sys::{fcntl, mman, signal, socket, unistd};
 
 /// The environment variable that tells a re-executed program it is a spawned child, and which
 /// descriptor holds its payload.
@@ -307,13 +307,23 @@ pub(crate) fn spawn(bootstrap: &Bootstrap) -> Result<libc::pid_t> {
         .arg0(argv0)
         .args(args)
         .env(PAYLOAD_VAR, file.as_raw_fd().to_string());
+    // A daemon dies with its parent, as under fork (see `process::tie_to_parent`); the signal
+    // set before `exec` survives it.
+    let parent = unistd::getpid();
+    let tie = bootstrap.daemon && unistd::gettid() == parent;
     // SAFETY: the closure runs in the forked child before `exec`; it only calls `fcntl` (through
-    // `set_cloexec`), which is async-signal-safe, and reads `keep`, which was allocated before
-    // the fork and is not freed or resized in the child.
+    // `set_cloexec`), `prctl` and `getppid`, which are async-signal-safe, and reads `keep`, which
+    // was allocated before the fork and is not freed or resized in the child.
     unsafe {
         command.pre_exec(move || {
             for &fd in &keep {
                 fcntl::set_cloexec(fd, false)?;
+            }
+            if tie {
+                signal::set_parent_death_signal(libc::SIGKILL)?;
+                if unistd::getppid() != parent {
+                    return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+                }
             }
             Ok(())
         });

@@ -30,7 +30,6 @@ pub fn signal_name(signal: i32) -> String {
 
 /// Asks the kernel to send `signal` to this process when its parent thread exits
 /// (`PR_SET_PDEATHSIG`), so a child never outlives a parent that was killed.
-#[allow(dead_code, reason = "issue 9 (a child dies with its parent) calls it")]
 pub(crate) fn set_parent_death_signal(signal: i32) -> io::Result<()> {
     let arg = libc::c_ulong::try_from(signal).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: PR_SET_PDEATHSIG takes a signal number as its one argument; no pointers.

@@ -39,6 +39,12 @@ pub(crate) fn getpid() -> libc::pid_t {
     unsafe { libc::getpid() }
 }
 
+/// The calling thread's kernel thread id; it equals [`getpid`] in the main thread only.
+pub(crate) fn gettid() -> libc::pid_t {
+    // SAFETY: gettid takes no arguments and cannot fail.
+    unsafe { libc::gettid() }
+}
+
 /// The parent's process id.
 pub(crate) fn getppid() -> libc::pid_t {
     // SAFETY: getppid takes no arguments and cannot fail.
