@@ -25,6 +25,11 @@
 //! # Ok::<(), multiprocessing::Error>(())
 //! ```
 //!
+//! Children start by `fork` by default; [`get_context`] and [`set_start_method`] choose `spawn`
+//! (the program runs again and [`freeze_support`], called first in `main`, turns it into the
+//! child) or `forkserver` (a single-threaded server forks each child, safe from a
+//! multi-threaded parent), as CPython's start methods.
+//!
 //! Where Python raises an exception, this crate returns an [`Error`]; each variant names the
 //! Python exception it stands for.
 

@@ -1,9 +1,10 @@
 //! Processes: [`Process`], [`current_process`], [`parent_process`], [`active_children`].
 //!
 //! Mirrors CPython's `Lib/multiprocessing/process.py` and `popen_fork.py`: a process is made
-//! with a target and its arguments, started with `fork(2)`, and ended either by returning from
-//! its target (exit code 0), by panicking (exit code 1, after printing `Process <name>:` and the
-//! panic to stderr), or by a signal (exit code `-N`).
+//! with a target and its arguments, started with `fork(2)` (or by the `spawn` and `forkserver`
+//! start methods of `spawn.rs` and `forkserver.rs`, chosen through `context.rs`), and ended
+//! either by returning from its target (exit code 0), by panicking (exit code 1, after printing
+//! `Process <name>:` and the panic to stderr), or by a signal (exit code `-N`).
 //!
 //! What a user must know (fork safety, what happens when the parent dies) is documented on
 //! [`Process`], since this module is private and only its items are re-exported.
@@ -78,7 +79,10 @@ use crate::sys::{signal, stdlib, unistd, wait};
 /// the runtime's own process tables across the `fork`, so the child finds them free, and glibc's
 /// `malloc` resets its own locks in the child. Locks of your own that another thread holds at
 /// the moment of the `fork` stay held in the child: start processes from a single-threaded
-/// parent, or before other threads are spawned, or make sure the child never takes them.
+/// parent, or before other threads are spawned, or make sure the child never takes them; or
+/// use the `forkserver` or `spawn` start method ([`get_context`](crate::get_context),
+/// [`set_start_method`](crate::set_start_method)), whose children do not copy the parent's
+/// threads' state at all.
 ///
 /// # When the parent dies
 /// At the parent's normal exit (`main` returns, or [`std::process::exit`]) its daemon children
@@ -864,6 +868,7 @@ pub(crate) fn start_child(
         pid: unistd::getpid(),
         daemon: me.daemon,
         ident: me.identity.clone(),
+        pidfd: None,
     };
     let tie = die_with_parent && info.daemon && unistd::gettid() == parent.pid;
 
@@ -1081,7 +1086,7 @@ pub struct ProcessInfo {
 #[derive(Clone)]
 enum Relation {
     Current,
-    Parent,
+    Parent(Option<Arc<OwnedFd>>),
     Child(Arc<Child>),
 }
 
@@ -1156,7 +1161,11 @@ impl ProcessInfo {
     pub fn is_alive(&self) -> bool {
         match &self.relation {
             Relation::Current => self.pid == unistd::getpid(),
-            Relation::Parent => self.pid == unistd::getppid(),
+            Relation::Parent(None) => self.pid == unistd::getppid(),
+            // Readable means the parent has ended.
+            Relation::Parent(Some(pidfd)) => {
+                !wait::wait_readable(pidfd, Some(Duration::ZERO)).unwrap_or(true)
+            }
             Relation::Child(child) => matches!(child.poll(), Ok(None)),
         }
     }
@@ -1241,7 +1250,7 @@ pub fn parent_process() -> Option<ProcessInfo> {
         pid: p.pid,
         daemon: p.daemon,
         ident: p.ident.clone(),
-        relation: Relation::Parent,
+        relation: Relation::Parent(p.pidfd.clone()),
     })
 }
 
@@ -1341,6 +1350,10 @@ pub(crate) struct Parent {
     pid: libc::pid_t,
     daemon: bool,
     ident: Vec<u32>,
+    /// A pidfd of the parent, for a child that is not the parent's own (a child of the fork
+    /// server), where `getppid` cannot tell whether the parent lives.
+    #[serde(skip)]
+    pidfd: Option<Arc<OwnedFd>>,
 }
 
 static CURRENT: Mutex<Option<Current>> = Mutex::new(None);
@@ -1387,6 +1400,7 @@ pub(crate) fn parent_record() -> ParentRecord {
         pid: unistd::getpid(),
         daemon: me.daemon,
         ident: me.identity.clone(),
+        pidfd: None,
     }
 }
 
@@ -1395,7 +1409,12 @@ pub(crate) type ParentRecord = Parent;
 
 /// Makes the calling process (a spawned child that has just read its payload) the child
 /// described by `info`.
-pub(crate) fn become_child(info: ChildInfo, parent: ParentRecord) {
+pub(crate) fn become_child(info: ChildInfo, mut parent: ParentRecord) {
+    if unistd::getppid() != parent.pid {
+        // A child of the fork server: watch the real parent through a pidfd (it is alive now,
+        // since it waits for our pid; a failure only costs the exact answer of `is_alive`).
+        parent.pidfd = wait::pidfd_open(parent.pid).ok().flatten().map(Arc::new);
+    }
     *current() = Current {
         name: info.name,
         identity: info.identity,

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use common::{test, Test};
 use multiprocessing::{
-    current_process, freeze_support, get_context, parent_process, Connection, Context, Lock, Pipe, Process,
-    Queue, Value,
+    current_process, freeze_support, get_context, parent_process, Connection, Context, DictProxy, Lock,
+    Manager, Pipe, Process, Queue, Value,
 };
 
 fn ctx(method: &str) -> Context {
@@ -193,6 +193,45 @@ fn queue_from_children(ctx: Context) {
     assert_eq!(got, want);
 }
 
+fn fill_dict(d: DictProxy<String, i64>) {
+    let me = current_process().name().to_string();
+    d.set(&me, &1).unwrap();
+}
+
+fn manager_dict_in_children(ctx: Context) {
+    let manager = Manager::new().unwrap();
+    let d: DictProxy<String, i64> = manager.dict().unwrap();
+    let mut children: Vec<Process> = (0..2).map(|_| ctx.process(fill_dict, d.clone())).collect();
+    for p in &mut children {
+        p.start().unwrap();
+    }
+    for p in &children {
+        p.join().unwrap();
+        assert_eq!(p.exitcode(), Some(0));
+    }
+    let mut keys: Vec<String> = d.keys().unwrap();
+    keys.sort();
+    let mut names: Vec<String> = children.iter().map(|p| p.name().to_string()).collect();
+    names.sort();
+    assert_eq!(keys, names);
+}
+
+fn parent_is_alive_in_child(conn: Connection) {
+    let parent = parent_process().expect("a child has a parent");
+    conn.send(&parent.is_alive()).unwrap();
+}
+
+fn parent_liveness(ctx: Context) {
+    let (reader, writer) = Pipe(false).unwrap();
+    let mut p = ctx.process(parent_is_alive_in_child, writer);
+    p.start().unwrap();
+    assert!(
+        reader.recv::<bool>().unwrap(),
+        "the parent is alive while it waits"
+    );
+    p.join().unwrap();
+}
+
 fn start_grandchild(conn: Connection) {
     let method = multiprocessing::get_start_method();
     let mut p = get_context(method).unwrap().process(report_identity, conn);
@@ -275,6 +314,8 @@ each_method!(
     value_and_lock_in_children,
     duplex_connection,
     queue_from_children,
+    manager_dict_in_children,
+    parent_liveness,
     grandchild,
     pool,
 );
