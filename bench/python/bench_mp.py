@@ -205,9 +205,63 @@ def manager_start():
     return "ms", per_op(once, 3 if QUICK else 10) * 1e3
 
 
+# Footprint: RSS and PSS (kB, /proc/<pid>/smaps_rollup) of a Pool(4) worker (the mean of the four),
+# the Manager server and the parent, all in one scene: a Pool(4) that ran a warm-up map and a
+# Manager whose dict was written and read. The Rust side (bench/src/memory.rs) sets the same scene.
+
+def _rollup_kb(pid, field):
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return float(line.split()[1])
+    raise RuntimeError(f"no {field} line in /proc/{pid}/smaps_rollup")
+
+
+def _footprint(who, field):
+    with mp.Pool(4) as pool, mp.Manager() as m:
+        assert pool.map(square, range(1000))[999] == 999 * 999
+        d = m.dict()
+        d["k"] = 1
+        assert d["k"] == 1
+        time.sleep(0.1)
+        if who == "workers":
+            pids = [p.pid for p in pool._pool]
+            assert len(pids) == 4
+            return sum(_rollup_kb(pid, field) for pid in pids) / len(pids)
+        if who == "manager":
+            return _rollup_kb(m._process.pid, field)
+        return _rollup_kb(os.getpid(), field)
+
+
+def mem_pool_worker_rss():
+    return "kB", _footprint("workers", "Rss")
+
+
+def mem_pool_worker_pss():
+    return "kB", _footprint("workers", "Pss")
+
+
+def mem_manager_rss():
+    return "kB", _footprint("manager", "Rss")
+
+
+def mem_manager_pss():
+    return "kB", _footprint("manager", "Pss")
+
+
+def mem_parent_rss():
+    return "kB", _footprint("parent", "Rss")
+
+
+def mem_parent_pss():
+    return "kB", _footprint("parent", "Pss")
+
+
 WORKLOADS = {f.__name__: f for f in [
     process_start_join, pool_lifecycle, map_chunk1, map_100k, tutorial_speedup, queue_small,
     queue_1mib, pipe_rtt, pipe_1mib, value_lock, manager_dict, manager_dict_4, manager_start,
+    mem_pool_worker_rss, mem_pool_worker_pss, mem_manager_rss, mem_manager_pss, mem_parent_rss,
+    mem_parent_pss,
 ]}
 
 if __name__ == "__main__":

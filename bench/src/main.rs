@@ -7,6 +7,7 @@
 //! that does the same thing, so the report shows how close the runtime gets to the machine.
 #![allow(unsafe_code, reason = "the raw ceilings fork directly, without the runtime")]
 
+mod memory;
 mod raw;
 mod workloads;
 
@@ -31,7 +32,10 @@ fn main() {
         );
         std::process::exit(2);
     };
-    let Some((unit, value)) = raw::run(name, quick).or_else(|| workloads::run(name, quick)) else {
+    let Some((unit, value)) = raw::run(name, quick)
+        .or_else(|| workloads::run(name, quick))
+        .or_else(|| memory::run(name, quick))
+    else {
         eprintln!(
             "mp-bench: unknown workload {name:?}; known: {}",
             names().join(", ")
@@ -42,5 +46,10 @@ fn main() {
 }
 
 fn names() -> Vec<&'static str> {
-    raw::NAMES.iter().chain(workloads::NAMES).copied().collect()
+    raw::NAMES
+        .iter()
+        .chain(workloads::NAMES)
+        .chain(memory::NAMES)
+        .copied()
+        .collect()
 }

@@ -82,9 +82,9 @@ pub struct Workload {
 }
 
 impl Workload {
-    /// Whether a higher figure is better: rates and ratios yes, times no.
+    /// Whether a higher figure is better: rates and ratios yes, times and memory no.
     pub fn higher_is_better(&self) -> bool {
-        !matches!(self.unit, "ms" | "us")
+        !matches!(self.unit, "ms" | "us" | "kB")
     }
 }
 
@@ -147,6 +147,26 @@ pub const WORKLOADS: &[Workload] = &[
         ceiling: None, goal: Goal::TimesBetter(4.0) },
     Workload { name: "manager_start", unit: "ms",
         what: "Manager() start and shutdown",
+        ceiling: None, goal: Goal::TimesBetter(5.0) },
+    // Footprint (the memory issue): one scene, a Pool(4) after a map and a Manager after a dict
+    // set+get; `better` is CPython's kB over Rust's, and the goal is a fifth of CPython's or less.
+    Workload { name: "mem_pool_worker_rss", unit: "kB",
+        what: "RSS of a Pool(4) worker (mean of 4), smaps_rollup",
+        ceiling: None, goal: Goal::TimesBetter(5.0) },
+    Workload { name: "mem_pool_worker_pss", unit: "kB",
+        what: "PSS of a Pool(4) worker (mean of 4), smaps_rollup",
+        ceiling: None, goal: Goal::TimesBetter(5.0) },
+    Workload { name: "mem_manager_rss", unit: "kB",
+        what: "RSS of the Manager server process",
+        ceiling: None, goal: Goal::TimesBetter(5.0) },
+    Workload { name: "mem_manager_pss", unit: "kB",
+        what: "PSS of the Manager server process",
+        ceiling: None, goal: Goal::TimesBetter(5.0) },
+    Workload { name: "mem_parent_rss", unit: "kB",
+        what: "RSS of the parent holding the Pool(4) and the Manager",
+        ceiling: None, goal: Goal::TimesBetter(5.0) },
+    Workload { name: "mem_parent_pss", unit: "kB",
+        what: "PSS of the parent holding the Pool(4) and the Manager",
         ceiling: None, goal: Goal::TimesBetter(5.0) },
 ];
 
@@ -1192,13 +1212,14 @@ mod tests {
         assert!(parse_args(&strings(&["--fast"])).is_err());
     }
 
-    /// The names are the contract with `bench_mp.py` and `mp-bench`: all 13, in both files.
+    /// The names are the contract with `bench_mp.py` and `mp-bench`: all 19, in both files.
     #[test]
     fn every_workload_exists_on_both_sides() {
-        assert_eq!(WORKLOADS.len(), 13);
+        assert_eq!(WORKLOADS.len(), 19);
         let root = registry::workspace_root();
         let python = std::fs::read_to_string(root.join(PYTHON_SCRIPT)).unwrap();
-        let rust = std::fs::read_to_string(root.join("bench/src/workloads.rs")).unwrap();
+        let rust = std::fs::read_to_string(root.join("bench/src/workloads.rs")).unwrap()
+            + &std::fs::read_to_string(root.join("bench/src/memory.rs")).unwrap();
         let raw = std::fs::read_to_string(root.join("bench/src/raw.rs")).unwrap();
         for w in WORKLOADS {
             assert!(
@@ -1246,6 +1267,16 @@ mod tests {
         };
         assert_eq!(row.better(), Some(5.0));
         assert_eq!(row.verdict(2).met, Some(false));
+        // Memory: lower is better, and the goal is a fifth of CPython's or less.
+        let row = Row {
+            workload: workload("mem_pool_worker_pss"),
+            rust: samples(&[700.0]),
+            python: Some(samples(&[3900.0])),
+            raw: None,
+        };
+        assert!(!row.workload.higher_is_better());
+        assert_eq!(row.better(), Some(3900.0 / 700.0));
+        assert_eq!(row.verdict(2).met, Some(true));
         // Without CPython there is no `better` and no verdict on it.
         let row = Row {
             workload: workload("queue_small"),
