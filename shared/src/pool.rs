@@ -8,7 +8,7 @@
     reason = "a task reaches a forked worker as the address of a monomorphized function, which the worker turns back into a function pointer"
 )]
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -35,6 +35,12 @@ pub const PREFETCH: usize = 2;
 /// 208 KiB) to a worker that may itself be blocked writing a large result: both would wait
 /// forever. A worker with nothing in flight is about to read, so any size is safe for it.
 const PREFETCH_MAX_BYTES: usize = 32 * 1024;
+
+/// The default buffer of [`Pool::imap`] and [`Pool::imap_unordered`], in chunks per worker:
+/// at most this many times the pool's size in chunks are taken from the input and not yet
+/// yielded. Enough to keep every worker's [`PREFETCH`] full while results wait to be read or
+/// wait for an earlier slow one, and small enough that an endless input costs flat memory.
+pub const IMAP_BUFFER_PER_WORKER: usize = 4 * PREFETCH;
 
 /// How long [`Pool::terminate`] waits after `SIGTERM` before it sends `SIGKILL`.
 const TERMINATE_GRACE: Duration = Duration::from_secs(1);
@@ -299,6 +305,12 @@ trait Source {
     /// How many chunks are left, at most; `None` when the input does not say (an endless
     /// iterator given to `imap`).
     fn chunks_left(&self) -> Option<usize>;
+
+    /// Whether no chunk may be taken now (an `imap` whose buffer is full); the pool then serves
+    /// the jobs queued behind this one.
+    fn blocked(&self) -> bool {
+        false
+    }
 }
 
 struct ChunkSource<I> {
@@ -321,6 +333,35 @@ where
 
     fn chunks_left(&self) -> Option<usize> {
         self.iter.size_hint().1.map(|n| n.div_ceil(self.chunksize))
+    }
+}
+
+/// An `imap`'s input, read only while fewer than `buffersize` of its chunks have been taken and
+/// not yet yielded (CPython 3.14's `buffersize`): the [`IMapIterator`] gives a credit back each
+/// time it yields the last result of a chunk. So an endless input, or a consumer slower than
+/// the workers, costs a fixed amount of memory, and other jobs are served meanwhile.
+struct BufferedSource<S> {
+    inner: S,
+    /// How many more chunks may be taken now.
+    credits: Rc<Cell<usize>>,
+}
+
+impl<S: Source> Source for BufferedSource<S> {
+    fn next_chunk(&mut self, out: &mut Vec<u8>) -> Option<std::result::Result<usize, CodecError>> {
+        let chunk = self.inner.next_chunk(out);
+        if matches!(chunk, Some(Ok(_))) {
+            self.credits.set(self.credits.get().saturating_sub(1));
+        }
+        chunk
+    }
+
+    fn chunks_left(&self) -> Option<usize> {
+        let credits = self.credits.get();
+        Some(self.inner.chunks_left().map_or(credits, |n| n.min(credits)))
+    }
+
+    fn blocked(&self) -> bool {
+        self.credits.get() == 0
     }
 }
 
@@ -471,6 +512,10 @@ struct IMapState<R> {
     early: BTreeMap<u32, Result<Vec<R>>>,
     next_chunk: u32,
     ready: VecDeque<Result<R>>,
+    /// How many entries of `ready` each chunk still has there, oldest first: when one reaches
+    /// zero, the chunk is yielded and its credit goes back to the input (`BufferedSource`).
+    ready_chunks: VecDeque<usize>,
+    credits: Rc<Cell<usize>>,
     total: Option<u32>,
     received: u32,
     failed: bool,
@@ -482,11 +527,33 @@ impl<R> IMapState<R> {
     }
 
     fn push(&mut self, chunk: Result<Vec<R>>) {
+        let before = self.ready.len();
         match chunk {
             Ok(values) => self.ready.extend(values.into_iter().map(Ok)),
             // A failed chunk stands in the sequence as one error, as in CPython's imap.
             Err(e) => self.ready.push_back(Err(e)),
         }
+        if self.ready.len() > before {
+            self.ready_chunks.push_back(self.ready.len() - before);
+        }
+    }
+
+    /// The next result; returns whether it was the last of its chunk, so a credit went back to
+    /// the input.
+    fn pop(&mut self) -> (Option<Result<R>>, bool) {
+        let item = self.ready.pop_front();
+        let mut freed = false;
+        if item.is_some() {
+            if let Some(left) = self.ready_chunks.front_mut() {
+                *left -= 1;
+                if *left == 0 {
+                    self.ready_chunks.pop_front();
+                    self.credits.set(self.credits.get().saturating_add(1));
+                    freed = true;
+                }
+            }
+        }
+        (item, freed)
     }
 }
 
@@ -708,11 +775,19 @@ impl Core {
                 return Some(task);
             }
         }
-        while let Some(&id) = self.queue.front() {
+        let mut at = 0;
+        while let Some(&id) = self.queue.get(at) {
             let Some(job) = self.jobs.get_mut(&id) else {
-                self.queue.pop_front();
+                self.queue.remove(at);
                 continue;
             };
+            // A full imap buffer waits for its consumer; jobs behind it go on. Once the pool is
+            // closed, every job runs to its end so that `join` returns (where CPython's
+            // buffersize leaves `close(); join()` waiting for a consumer that is not reading).
+            if self.state == State::Run && job.source.blocked() {
+                at += 1;
+                continue;
+            }
             let chunk = job.chunks_made;
             let mut message = Vec::with_capacity(64);
             message.push(wire::TASK);
@@ -733,11 +808,11 @@ impl Core {
                     });
                 }
                 Some(Err(e)) => {
-                    self.queue.pop_front();
+                    self.queue.remove(at);
                     self.fail_job(id, e.into());
                 }
                 None => {
-                    self.queue.pop_front();
+                    self.queue.remove(at);
                     let c = job.sink.set_total(chunk);
                     let done = job.sink.done();
                     self.finish(c);
@@ -1884,6 +1959,7 @@ impl Pool {
         func: fn(T) -> R,
         iterable: I,
         chunksize: usize,
+        buffersize: Option<usize>,
         ordered: bool,
     ) -> Result<IMapIterator<R>>
     where
@@ -1893,11 +1969,19 @@ impl Pool {
         I::IntoIter: 'static,
     {
         Pool::check_chunksize(chunksize)?;
+        if buffersize == Some(0) {
+            return Err(Error::state("buffersize must be a positive number of chunks"));
+        }
+        let credits = Rc::new(Cell::new(
+            buffersize.unwrap_or(self.processes.max(1) * IMAP_BUFFER_PER_WORKER),
+        ));
         let state = Rc::new(RefCell::new(IMapState {
             ordered,
             early: BTreeMap::new(),
             next_chunk: 0,
             ready: VecDeque::new(),
+            ready_chunks: VecDeque::new(),
+            credits: Rc::clone(&credits),
             total: None,
             received: 0,
             failed: false,
@@ -1905,9 +1989,12 @@ impl Pool {
         let sink = IMapSink {
             state: Rc::clone(&state),
         };
-        let source = ChunkSource {
-            iter: iterable.into_iter(),
-            chunksize,
+        let source = BufferedSource {
+            inner: ChunkSource {
+                iter: iterable.into_iter(),
+                chunksize,
+            },
+            credits,
         };
         let trampoline: Trampoline = run_map::<T, R>;
         self.submit(
@@ -1950,7 +2037,7 @@ impl Pool {
         I: IntoIterator<Item = T>,
         I::IntoIter: 'static,
     {
-        self.imap_with(func, iterable, 1, true)
+        self.imap_with(func, iterable, 1, None, true)
     }
 
     /// [`imap`](Pool::imap) with an explicit chunksize.
@@ -1985,7 +2072,7 @@ impl Pool {
         I: IntoIterator<Item = T>,
         I::IntoIter: 'static,
     {
-        self.imap_with(func, iterable, chunksize, true)
+        self.imap_with(func, iterable, chunksize, None, true)
     }
 
     /// Like [`imap`](Pool::imap), but results come in the order they finish (Python's
@@ -2016,7 +2103,7 @@ impl Pool {
         I: IntoIterator<Item = T>,
         I::IntoIter: 'static,
     {
-        self.imap_with(func, iterable, 1, false)
+        self.imap_with(func, iterable, 1, None, false)
     }
 
     /// [`imap_unordered`](Pool::imap_unordered) with an explicit chunksize.
@@ -2049,7 +2136,93 @@ impl Pool {
         I: IntoIterator<Item = T>,
         I::IntoIter: 'static,
     {
-        self.imap_with(func, iterable, chunksize, false)
+        self.imap_with(func, iterable, chunksize, None, false)
+    }
+
+    /// [`imap_chunked`](Pool::imap_chunked) with an explicit buffer (CPython's `buffersize`):
+    /// at most `buffersize` chunks are taken from the input and not yet yielded; the input is
+    /// read further only as results are consumed. `imap` and `imap_chunked` use
+    /// [`IMAP_BUFFER_PER_WORKER`] chunks per worker. Give at least as many chunks as the pool
+    /// has workers to keep them all busy, more to let results wait behind a slow one.
+    ///
+    /// Once the pool is [closed](Pool::close), the buffer no longer holds the input back, so
+    /// that [`join`](Pool::join) returns after the whole input is done.
+    ///
+    /// # Errors
+    /// As [`imap_chunked`](Pool::imap_chunked), and [`Error::State`] for a buffersize of 0.
+    ///
+    /// # Examples
+    ///
+    /// An endless input, read no faster than the results are taken:
+    ///
+    /// ```
+    /// use multiprocessing::Pool;
+    ///
+    /// fn square(x: u64) -> u64 {
+    ///     x * x
+    /// }
+    ///
+    /// let pool = Pool::new(2)?;
+    /// let mut squares = pool.imap_buffered(square, 0.., 10, 4)?;
+    /// assert_eq!(squares.nth(1_000).transpose()?, Some(1_000_000));
+    /// // Meanwhile other work is served: the imap waits for its consumer, not the pool.
+    /// assert_eq!(pool.apply(square, 3)?, 9);
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn imap_buffered<T, R, I>(
+        &self,
+        func: fn(T) -> R,
+        iterable: I,
+        chunksize: usize,
+        buffersize: usize,
+    ) -> Result<IMapIterator<R>>
+    where
+        T: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + 'static,
+        I: IntoIterator<Item = T>,
+        I::IntoIter: 'static,
+    {
+        self.imap_with(func, iterable, chunksize, Some(buffersize), true)
+    }
+
+    /// [`imap_unordered_chunked`](Pool::imap_unordered_chunked) with an explicit buffer, as
+    /// [`imap_buffered`](Pool::imap_buffered).
+    ///
+    /// # Errors
+    /// As [`imap_buffered`](Pool::imap_buffered).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use multiprocessing::Pool;
+    ///
+    /// fn square(x: u64) -> u64 {
+    ///     x * x
+    /// }
+    ///
+    /// let pool = Pool::new(2)?;
+    /// let total: u64 = pool
+    ///     .imap_unordered_buffered(square, 0..100, 5, 2)?
+    ///     .map(Result::unwrap)
+    ///     .sum();
+    /// assert_eq!(total, 328_350);
+    /// assert!(pool.imap_unordered_buffered(square, 0..1, 1, 0).is_err());
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn imap_unordered_buffered<T, R, I>(
+        &self,
+        func: fn(T) -> R,
+        iterable: I,
+        chunksize: usize,
+        buffersize: usize,
+    ) -> Result<IMapIterator<R>>
+    where
+        T: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + 'static,
+        I: IntoIterator<Item = T>,
+        I::IntoIter: 'static,
+    {
+        self.imap_with(func, iterable, chunksize, Some(buffersize), false)
     }
 
     /// Accepts no more work (Python's `close`); the workers leave once what was submitted is
@@ -2473,7 +2646,22 @@ impl<R> IMapIterator<R> {
         if !arrived {
             return Err(Error::Timeout(timeout));
         }
-        self.state.borrow_mut().ready.pop_front().transpose()
+        self.take().transpose()
+    }
+
+    /// The next ready result. When it ends a chunk, its credit went back to the input, so
+    /// the next chunk is handed out now to a worker that asked, not at the next wait.
+    fn take(&mut self) -> Option<Result<R>> {
+        let (item, freed) = self.state.borrow_mut().pop();
+        if freed {
+            // Not borrowed when a callback iterates from inside the pool's own call: the
+            // chunk then goes out at that call's next step.
+            if let Ok(mut inner) = self.shared.inner.try_borrow_mut() {
+                inner.dispatch();
+            }
+            self.shared.run_completions();
+        }
+        item
     }
 }
 
@@ -2491,7 +2679,7 @@ impl<R> Iterator for IMapIterator<R> {
             self.state.borrow_mut().failed = true;
             return Some(Err(e));
         }
-        self.state.borrow_mut().ready.pop_front()
+        self.take()
     }
 }
 
