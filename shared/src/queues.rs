@@ -447,6 +447,7 @@ impl Shared {
             }
             let tail = self.tail();
             let (len, flags) = self.read_chunk_header(tail);
+            self.check_chunk(tail, len, flags)?;
             let next = tail + CHUNK_HEADER + pad(u64::from(len));
             if flags == FIRST | LAST {
                 let len = len as usize;
@@ -485,6 +486,29 @@ impl Shared {
         }
     }
 
+    /// Checks a chunk header before trusting its length: every chunk is published whole, so
+    /// a length that runs past the published bytes, or flags no producer writes, mean the
+    /// shared memory was overwritten (a stray write by some process that maps it). Reading on
+    /// would copy from outside the ring; instead everything published so far is dropped, the
+    /// caller gets an error that says so, and later messages arrive intact.
+    fn check_chunk(&self, tail: u64, len: u32, flags: u32) -> Result<()> {
+        let head = self.head();
+        let fits = tail + CHUNK_HEADER + pad(u64::from(len)) <= head;
+        let known =
+            matches!(flags, 0 | FIRST | LAST) || flags == FIRST | LAST || (flags == ABORT && len == 0);
+        let first_ok = flags & FIRST == 0 || len >= 8 || flags & LAST != 0;
+        if fits && known && first_ok {
+            return Ok(());
+        }
+        self.consume(head);
+        self.count_out(true);
+        Err(Error::Remote(format!(
+            "Queue: corrupt message header (length {len}, flags {flags:#x}) with {} bytes \
+             published: the queue's shared memory was overwritten; those bytes were dropped",
+            head - tail
+        )))
+    }
+
     /// Counts a message out and frees its slot. An aborted message also counts as a done
     /// task: no consumer will ever call `task_done` for it.
     fn count_out(&self, aborted: bool) {
@@ -504,7 +528,8 @@ impl Shared {
         self.ring_read(tail + CHUNK_HEADER, &mut total);
         let total = u64::from_le_bytes(total);
         self.u32(READER_STREAMING).store(1, Ordering::SeqCst);
-        message.reserve(usize::try_from(total).unwrap_or(0));
+        // The total is only a hint for the reservation: a corrupt one must not cost memory.
+        message.reserve(usize::try_from(total.min(self.capacity * 16)).unwrap_or(0));
         let (mut len, mut pos) = (u64::from(first_len) - 8, tail + CHUNK_HEADER + 8);
         let mut next = tail + CHUNK_HEADER + pad(u64::from(first_len));
         loop {
@@ -526,6 +551,10 @@ impl Shared {
             self.wait(true, None, || self.head() > self.tail());
             let tail = self.tail();
             let (chunk, flags) = self.read_chunk_header(tail);
+            if let Err(e) = self.check_chunk(tail, chunk, flags) {
+                self.u32(READER_STREAMING).store(0, Ordering::SeqCst);
+                return Err(e);
+            }
             if flags & ABORT != 0 {
                 self.consume(tail + CHUNK_HEADER);
                 self.u32(READER_STREAMING).store(0, Ordering::SeqCst);
@@ -557,6 +586,10 @@ impl Shared {
             }
             let tail = self.tail();
             let (len, flags) = self.read_chunk_header(tail);
+            if let Err(e) = self.check_chunk(tail, len, flags) {
+                self.u32(READER_STREAMING).store(0, Ordering::SeqCst);
+                return Err(e);
+            }
             self.consume(tail + CHUNK_HEADER + pad(u64::from(len)));
             if flags & (LAST | ABORT) != 0 {
                 self.u32(READER_STREAMING).store(0, Ordering::SeqCst);
