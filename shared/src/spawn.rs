@@ -37,7 +37,7 @@
     reason = "a spawned child turns code offsets back into function pointers, and clears close-on-exec between fork and exec"
 )]
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::Write;
@@ -104,6 +104,33 @@ pub(crate) fn note_fd(fd: RawFd) {
     });
 }
 
+thread_local! {
+    /// Whether the arguments being decoded come from this process's parent, in the payload that
+    /// started it: the only bytes trusted to carry code offsets.
+    static DECODING_FROM_PARENT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// A plain `fn()` (a barrier's action) as it crosses to a child: its code offset, which holds
+/// in any run of this executable. `None` unless the value is being encoded as the arguments of
+/// a child (it is going somewhere else then, where the number could not be trusted).
+pub(crate) fn fn_to_child(function: fn()) -> Option<u64> {
+    let encoding_for_child = NOTED_FDS.with(|noted| noted.borrow().is_some());
+    encoding_for_child.then(|| code_offset(function as *const ()) as u64)
+}
+
+/// The function [`fn_to_child`] sent. `None` unless the bytes being decoded are the arguments
+/// this process was started with: a code offset from any other source could point anywhere,
+/// and calling it would be undefined behaviour.
+pub(crate) fn fn_from_parent(offset: u64) -> Option<fn()> {
+    if !DECODING_FROM_PARENT.with(Cell::get) {
+        return None;
+    }
+    let ptr = code_pointer(usize::try_from(offset).ok()?);
+    // SAFETY: the offset comes from our parent's `fn_to_child`, measured from a `fn()` in the
+    // same executable (the payload's `build_check` passed), so it is that function here.
+    Some(unsafe { std::mem::transmute::<*const (), fn()>(ptr) })
+}
+
 /// Runs `encode` and returns its result with the descriptors noted meanwhile, sorted, each once.
 fn collect_fds<R>(encode: impl FnOnce() -> R) -> (R, Vec<RawFd>) {
     let outer = NOTED_FDS.with(|noted| noted.replace(Some(Vec::new())));
@@ -119,7 +146,10 @@ type Trampoline = fn(usize, &[u8]) -> std::result::Result<(), codec::CodecError>
 
 /// The trampoline for targets of type `fn(A)`.
 fn trampoline<A: DeserializeOwned>(target: usize, args: &[u8]) -> std::result::Result<(), codec::CodecError> {
-    let args: A = codec::decode(args)?;
+    DECODING_FROM_PARENT.with(|d| d.set(true));
+    let args = codec::decode::<A>(args);
+    DECODING_FROM_PARENT.with(|d| d.set(false));
+    let args = args?;
     let ptr = code_pointer(target);
     // SAFETY: `Call::new::<A>` put the offset of a `fn(A)` beside this instantiation's offset;
     // the child runs the same executable (checked by `build_check`), so the rebuilt address is

@@ -1765,8 +1765,9 @@ const BROKEN: u32 = 3;
 /// ```
 ///
 /// # Serialization
-/// A barrier with an action cannot be serialized (a function cannot be sent to a fresh
-/// executable); under `fork` it is simply copied into the child.
+/// Under `fork` a barrier is simply copied into the child. A `spawn` or `forkserver` child
+/// receives its action as the function's offset in the executable (a run of the same program);
+/// anywhere else (through a `Connection`, say) a barrier with an action cannot be serialized.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Barrier {
     cond: Condition<Lock>,
@@ -1778,16 +1779,19 @@ pub struct Barrier {
     timeout: Option<Duration>,
 }
 
-/// Serializes a barrier's action: only its absence can be (as an `Option<()>`).
+/// Serializes a barrier's action: its absence, or its code offset for a child process.
 fn no_action<S: serde::Serializer>(
     action: &Option<fn()>,
     serializer: S,
 ) -> std::result::Result<S::Ok, S::Error> {
     match action {
-        None => Option::<()>::None.serialize(serializer),
-        Some(_) => Err(serde::ser::Error::custom(
-            "a Barrier with an action cannot be serialized",
-        )),
+        None => Option::<u64>::None.serialize(serializer),
+        Some(action) => match crate::spawn::fn_to_child(*action) {
+            Some(offset) => Some(offset).serialize(serializer),
+            None => Err(serde::ser::Error::custom(
+                "a Barrier with an action can only be sent to a child process as its argument",
+            )),
+        },
     }
 }
 
@@ -1795,11 +1799,11 @@ fn no_action<S: serde::Serializer>(
 fn no_action_back<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> std::result::Result<Option<fn()>, D::Error> {
-    match Option::<()>::deserialize(deserializer)? {
+    match Option::<u64>::deserialize(deserializer)? {
         None => Ok(None),
-        Some(()) => Err(serde::de::Error::custom(
-            "a serialized Barrier cannot carry an action",
-        )),
+        Some(offset) => crate::spawn::fn_from_parent(offset).map(Some).ok_or_else(|| {
+            serde::de::Error::custom("a Barrier's action is only accepted from the parent process")
+        }),
     }
 }
 

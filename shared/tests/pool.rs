@@ -10,6 +10,16 @@ use std::time::{Duration, Instant};
 use common::{test, Test};
 use multiprocessing::{active_children, current_process, default_chunksize, Error, Pool};
 
+/// The workers' name prefix under the start method the suite runs with (`MP_TEST_START_METHOD`,
+/// see the harness): `ForkPoolWorker`, `SpawnPoolWorker` or `ForkServerPoolWorker`.
+fn worker_class() -> &'static str {
+    match multiprocessing::get_start_method() {
+        "spawn" => "SpawnPoolWorker",
+        "forkserver" => "ForkServerPoolWorker",
+        _ => "ForkPoolWorker",
+    }
+}
+
 fn square(x: i64) -> i64 {
     x * x
 }
@@ -133,7 +143,7 @@ fn errors_and_callbacks() {
     assert!(matches!(err, Error::Remote(_)), "{err:?}");
     assert!(text.contains("five is not allowed"), "{text}");
     assert!(
-        text.contains("task 5") && text.contains("ForkPoolWorker-"),
+        text.contains("task 5") && text.contains(&format!("{}-", worker_class())),
         "{text}"
     );
     // The pool goes on.
@@ -248,23 +258,16 @@ fn worker_names_and_count() {
     assert_eq!(active_children().len(), 4);
     let mut names: Vec<String> = active_children().iter().map(|c| c.name().to_string()).collect();
     names.sort();
-    assert_eq!(
-        names,
-        [
-            "ForkPoolWorker-1",
-            "ForkPoolWorker-2",
-            "ForkPoolWorker-3",
-            "ForkPoolWorker-4"
-        ]
-    );
+    let class = worker_class();
+    assert_eq!(names, (1..=4).map(|i| format!("{class}-{i}")).collect::<Vec<_>>());
     for (name, pid) in pool.map_chunked(whoami, 0..40, 1).unwrap() {
-        assert!(name.starts_with("ForkPoolWorker-"), "{name}");
+        assert!(name.starts_with(&format!("{class}-")), "{name}");
         assert!(pool.pids().contains(&pid));
     }
     drop(pool);
     // The next pool's workers go on counting, as CPython's identities do.
     let _pool = Pool::new(1).unwrap();
-    assert_eq!(active_children()[0].name(), "ForkPoolWorker-5");
+    assert_eq!(active_children()[0].name(), format!("{class}-5"));
 }
 
 fn maxtasksperchild_replaces_workers() {
@@ -404,7 +407,10 @@ fn killed_worker_fails_task_and_pool_goes_on() {
         text.contains("was killed by SIGKILL while running task"),
         "{text}"
     );
-    assert!(text.contains("Pool(2): worker ForkPoolWorker-"), "{text}");
+    assert!(
+        text.contains(&format!("Pool(2): worker {}-", worker_class())),
+        "{text}"
+    );
     // Replaced, and working.
     assert_eq!(pool.map(square, 0..10).unwrap()[9], 81);
     let pids = pool.pids();

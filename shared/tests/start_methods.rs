@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use common::{test, Test};
 use multiprocessing::{
-    current_process, freeze_support, get_context, parent_process, Connection, Context, DictProxy, Lock,
-    Manager, Pipe, Process, Queue, Value,
+    current_process, freeze_support, get_context, parent_process, Barrier, Connection, Context, DictProxy,
+    Lock, Manager, Pipe, Process, Queue, Value,
 };
 
 fn ctx(method: &str) -> Context {
@@ -232,6 +232,48 @@ fn parent_liveness(ctx: Context) {
     p.join().unwrap();
 }
 
+/// The file the barrier's action appends to: a spawned child has fresh statics, but it
+/// inherits the environment.
+const ACTION_FILE_VAR: &str = "MP_TEST_BARRIER_ACTION_FILE";
+
+fn barrier_action() {
+    use std::io::Write;
+    let path = std::env::var(ACTION_FILE_VAR).unwrap();
+    let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    writeln!(file, "{}", current_process().name()).unwrap();
+}
+
+fn barrier_party(barrier: Barrier) {
+    for _ in 0..2 {
+        barrier.wait_timeout(Duration::from_secs(20)).unwrap();
+    }
+}
+
+fn barrier_with_action(ctx: Context) {
+    let path = std::env::temp_dir().join(format!("mp-barrier-action-{}", std::process::id()));
+    std::fs::write(&path, "").unwrap();
+    std::env::set_var(ACTION_FILE_VAR, &path);
+    let barrier = Barrier::new(3).unwrap().with_action(barrier_action);
+    let mut parties: Vec<Process> = (0..2)
+        .map(|_| ctx.process(barrier_party, barrier.clone()))
+        .collect();
+    for p in &mut parties {
+        p.start().unwrap();
+    }
+    barrier_party(barrier);
+    for p in &parties {
+        p.join().unwrap();
+        assert_eq!(p.exitcode(), Some(0));
+    }
+    let ran = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(
+        ran.lines().count(),
+        2,
+        "the action runs once per round, in any party: {ran}"
+    );
+}
+
 fn start_grandchild(conn: Connection) {
     let method = multiprocessing::get_start_method();
     let mut p = get_context(method).unwrap().process(report_identity, conn);
@@ -316,6 +358,7 @@ each_method!(
     queue_from_children,
     manager_dict_in_children,
     parent_liveness,
+    barrier_with_action,
     grandchild,
     pool,
 );
@@ -379,6 +422,17 @@ fn forkserver_from_a_threaded_parent() {
     holder.join().unwrap();
 }
 
+/// A code offset is trusted only on its way to a child: a barrier with an action does not
+/// encode for anything else, so no other bytes can make us call an arbitrary address.
+fn barrier_action_crosses_only_to_children() {
+    let barrier = Barrier::new(2).unwrap().with_action(barrier_action);
+    assert!(multiprocessing::codec::encode(&barrier).is_err());
+    let plain = Barrier::new(2).unwrap();
+    let bytes = multiprocessing::codec::encode(&plain).unwrap();
+    let back: Barrier = multiprocessing::codec::decode(&bytes).unwrap();
+    assert_eq!(back.parties(), 2);
+}
+
 /// The helper program a test runs: this binary with `MP_START_METHODS_HELPER=<mode>`.
 const HELPER_VAR: &str = "MP_START_METHODS_HELPER";
 
@@ -429,6 +483,10 @@ fn main() -> ExitCode {
     freeze_support();
     let mut tests = method_tests();
     tests.push(test("set_start_method_spawn", set_start_method_spawn));
+    tests.push(test(
+        "barrier_action_crosses_only_to_children",
+        barrier_action_crosses_only_to_children,
+    ));
     tests.push(test(
         "forkserver_from_a_threaded_parent",
         forkserver_from_a_threaded_parent,

@@ -37,10 +37,20 @@ pub const fn test(name: &'static str, body: fn()) -> Test {
 /// The environment variable that tells a copy of the binary which test to run.
 const CHILD_VAR: &str = "MP_TEST_HARNESS_CHILD";
 
+/// The environment variable that chooses the default start method of every test.
+const START_METHOD_VAR: &str = "MP_TEST_START_METHOD";
+
 /// Runs `tests` and returns the process exit code. Call it from `main`.
 pub fn run(tests: &[Test]) -> ExitCode {
+    // A spawned child (or the fork server) is this binary run again: it becomes that here.
+    multiprocessing::freeze_support();
     // In a copy started by the harness: run the one named test and exit.
     if let Ok(name) = std::env::var(CHILD_VAR) {
+        // `MP_TEST_START_METHOD=spawn cargo test ...` runs a suite under another start method,
+        // as CPython's runs each test class under fork, spawn and forkserver.
+        if let Ok(method) = std::env::var(START_METHOD_VAR) {
+            multiprocessing::set_start_method(&method, true).expect("MP_TEST_START_METHOD");
+        }
         let test = tests
             .iter()
             .find(|t| t.name == name)
