@@ -27,7 +27,8 @@ use crate::process::{cpu_count, join_identity, Process};
 use crate::spawn::Call;
 use crate::sys::{poll, signal, unistd, wait};
 
-/// How many chunks a worker may hold at once: the one it runs and one waiting in its socket.
+/// How many chunks a worker may hold at once: the one it runs and, if it runs quick chunks, one
+/// waiting in its socket.
 pub const PREFETCH: usize = 2;
 
 /// A chunk larger than this is only sent to a worker that holds no other chunk. The parent's
@@ -41,6 +42,11 @@ const PREFETCH_MAX_BYTES: usize = 32 * 1024;
 /// yielded. Enough to keep every worker's [`PREFETCH`] full while results wait to be read or
 /// wait for an earlier slow one, and small enough that an endless input costs flat memory.
 pub const IMAP_BUFFER_PER_WORKER: usize = 4 * PREFETCH;
+
+/// A chunk shorter than this is "quick": a second chunk may be sent ahead to a worker that runs
+/// quick chunks. Sending ahead saves a round trip (tens of microseconds) per chunk, which only
+/// matters for chunks far shorter than this.
+const QUICK_CHUNK: Duration = Duration::from_millis(1);
 
 /// How long [`Pool::terminate`] waits after `SIGTERM` before it sends `SIGKILL`.
 const TERMINATE_GRACE: Duration = Duration::from_secs(1);
@@ -625,6 +631,8 @@ struct InFlight {
     first: usize,
     items: usize,
     message: Vec<u8>,
+    /// When it was last sent to a worker.
+    sent_at: Option<Instant>,
 }
 
 impl InFlight {
@@ -659,6 +667,11 @@ struct Worker {
     stopped: bool,
     /// It sent a message that is not our protocol, and was killed for it.
     broke_protocol: bool,
+    /// When its last result came; how long its last chunk ran (as the parent sees it).
+    last_result_at: Option<Instant>,
+    last_service: Option<Duration>,
+    /// The job of the last chunk it finished.
+    last_job: Option<u64>,
     chunks_done: u64,
     tasks_done: u64,
 }
@@ -800,6 +813,7 @@ impl Core {
                     job.chunks_made += 1;
                     let first = chunk as usize * job.chunksize;
                     return Some(InFlight {
+                        sent_at: None,
                         job: id,
                         chunk,
                         first,
@@ -833,8 +847,9 @@ impl Inner {
         while !core.ready.is_empty() {
             let Some(task) = core.next_task() else { break };
             // A worker that holds a chunk gets a second only if it is small (see
-            // `PREFETCH_MAX_BYTES`) and enough work is left for everyone.
+            // `PREFETCH_MAX_BYTES`), enough work is left for everyone, and the worker is quick.
             let prefetch = task.message.len() <= PREFETCH_MAX_BYTES && core.plenty_left();
+            let now = Instant::now();
             // The first asker that can take this chunk; askers that cannot take any are let go
             // (they rejoin the line when they send a result).
             let mut chosen = None;
@@ -850,7 +865,8 @@ impl Inner {
                     core.ready.remove(i);
                     continue;
                 }
-                if !prefetch && !w.in_flight.is_empty() {
+                let may_take = w.in_flight.is_empty() || (prefetch && is_quick(w, task.job, now));
+                if !may_take {
                     i += 1;
                     continue;
                 }
@@ -869,6 +885,8 @@ impl Inner {
                     core.stats.task_messages += 1;
                     core.stats.task_bytes += task.message.len() as u64;
                     w.sent += 1;
+                    let mut task = task;
+                    task.sent_at = Some(Instant::now());
                     w.in_flight.push_back(task);
                     if can_take(w, core.maxtasks) {
                         w.queued = true;
@@ -1067,6 +1085,9 @@ impl Inner {
             sent: 0,
             stopped: false,
             broke_protocol: false,
+            last_result_at: None,
+            last_service: None,
+            last_job: None,
             chunks_done: 0,
             tasks_done: 0,
         });
@@ -1095,6 +1116,27 @@ impl Inner {
         }
         self.core.ready.clear();
     }
+}
+
+/// Whether worker `w` runs short chunks of `job`: the last chunk it finished was of this job and
+/// took less than [`QUICK_CHUNK`], and so far does the one it runs now. Only then is a chunk of
+/// `job` sent ahead to it: a chunk queued behind a long one would wait for it while other
+/// workers may be idle (which CPython's pool, where a chunk is only taken by an idle worker,
+/// never does). Asking for a finished chunk *of the same job* means the first chunks of a job
+/// are never sent ahead: the parent cannot know yet whether they are long.
+fn is_quick(w: &Worker, job: u64, now: Instant) -> bool {
+    if w.last_job != Some(job) {
+        return false;
+    }
+    let Some(front) = w.in_flight.front() else {
+        return true;
+    };
+    let started = match (front.sent_at, w.last_result_at) {
+        (Some(sent), Some(last)) => sent.max(last),
+        (Some(sent), None) => sent,
+        (None, _) => return false,
+    };
+    w.last_service.is_some_and(|d| d < QUICK_CHUNK) && now.saturating_duration_since(started) < QUICK_CHUNK
 }
 
 fn can_take(w: &Worker, maxtasks: Option<usize>) -> bool {
@@ -1146,6 +1188,14 @@ fn on_message(core: &mut Core, w: &mut Worker, msg: &[u8]) {
                 return;
             }
             let task = w.in_flight.pop_front().expect("checked above");
+            // The worker started this chunk once it was sent and the previous one was done.
+            let now = Instant::now();
+            if let Some(sent) = task.sent_at {
+                let started = w.last_result_at.map_or(sent, |last| last.max(sent));
+                w.last_service = Some(now.saturating_duration_since(started));
+            }
+            w.last_result_at = Some(now);
+            w.last_job = Some(task.job);
             core.stats.result_messages += 1;
             core.stats.result_bytes += msg.len() as u64;
             w.chunks_done += 1;
@@ -1338,11 +1388,12 @@ impl Shared {
 /// As in CPython, idle workers take the next chunk; the parent never pushes work to a worker
 /// that has not asked for it. A worker asks once when it starts (after its initializer), and
 /// every result it sends back is its next ask. The parent hands the next chunk to the worker
-/// that asked first, keeping at most [`PREFETCH`] chunks per worker in flight (one running,
-/// one waiting in the socket) so a worker does not sit idle for a round trip between two
-/// small tasks. The second chunk is only sent ahead while at least as many chunks as workers
-/// are still waiting, so the end of a job is never committed to one worker while another asks
-/// in vain (CPython never assigns a chunk before a worker takes it). Because the pool pulls, a
+/// that asked first. A worker that runs quick chunks (under a millisecond) may hold
+/// [`PREFETCH`] of them (one running, one waiting in its socket), so it does not sit idle for
+/// a round trip between two tiny tasks. Nothing is sent ahead to a worker busy with a longer
+/// chunk, nor near the end of a job (fewer chunks left than workers): a chunk queued behind
+/// another would wait for it while a sibling may be idle, and CPython never assigns a chunk
+/// before an idle worker takes it. Because the pool pulls, a
 /// worker that starts early and runs fast tasks may take every task before its siblings ask at
 /// all: section 8 of the tutorial, "every task in one PID".
 ///
@@ -1576,8 +1627,8 @@ impl Pool {
         chunksize: usize,
         source: Box<dyn Source>,
         sink: Box<dyn Sink>,
-    ) -> Result<()> {
-        {
+    ) -> Result<u64> {
+        let id = {
             let mut inner = self.shared.inner.borrow_mut();
             inner.core.check_running()?;
             let id = inner.core.next_job;
@@ -1592,10 +1643,12 @@ impl Pool {
             };
             inner.core.jobs.insert(id, job);
             inner.core.queue.push_back(id);
-        }
+            id
+        };
         // Read the asks that are waiting and hand out work now, without blocking, so that
         // idle workers start while the caller goes on.
-        self.shared.pump(Some(Duration::ZERO)).map(drop)
+        self.shared.pump(Some(Duration::ZERO))?;
+        Ok(id)
     }
 
     fn collect_async<T, R, V>(
@@ -1997,7 +2050,7 @@ impl Pool {
             credits,
         };
         let trampoline: Trampoline = run_map::<T, R>;
-        self.submit(
+        let job = self.submit(
             address_of(trampoline as *const ()),
             address_of(func as *const ()),
             chunksize,
@@ -2007,6 +2060,7 @@ impl Pool {
         Ok(IMapIterator {
             shared: Rc::clone(&self.shared),
             state,
+            job,
         })
     }
 
@@ -2612,6 +2666,19 @@ impl<V> fmt::Debug for AsyncResult<V> {
 pub struct IMapIterator<R> {
     shared: Rc<Shared>,
     state: Rc<RefCell<IMapState<R>>>,
+    job: u64,
+}
+
+impl<R> Drop for IMapIterator<R> {
+    /// Cancels what is left: no more of the input is read, and results still on their way are
+    /// dropped. Without this, an endless input would keep the workers busy for ever and every
+    /// later call would wait behind it.
+    fn drop(&mut self) {
+        if let Ok(mut inner) = self.shared.inner.try_borrow_mut() {
+            inner.core.jobs.remove(&self.job);
+            inner.core.queue.retain(|&id| id != self.job);
+        }
+    }
 }
 
 impl<R> IMapIterator<R> {

@@ -134,6 +134,15 @@ fn imap_ordered_lazy_and_unordered() {
     for x in 0..20 {
         assert_eq!(it.next().unwrap().unwrap(), x * x);
     }
+    // Dropping it cancels the rest, or the endless input would starve every later call.
+    drop(it);
+    assert_eq!(pool.map(square, 0..5).unwrap(), [0, 1, 4, 9, 16]);
+    let stats = pool.stats();
+    assert!(stats.task_messages < 10_000, "{stats:?}");
+    // And `join`, which lets every live job run to its end, does not run the endless input.
+    let _abandoned = pool.imap(square, 0..).unwrap().take(3).count();
+    pool.close().unwrap();
+    pool.join().unwrap();
 }
 
 fn errors_and_callbacks() {
@@ -458,6 +467,21 @@ fn one_worker_may_take_every_task() {
     assert_eq!(pids.len(), 4);
 }
 
+fn short_tasks_do_not_wait_behind_a_long_one() {
+    let pool = Pool::new(2).unwrap();
+    // Warm up, so both workers have a history of quick chunks.
+    pool.map_chunked(square, 0..100, 1).unwrap();
+    let started = Instant::now();
+    let mut it = pool.imap_unordered(nap_ms, [1000, 1, 1, 1, 1, 1]).unwrap();
+    for _ in 0..5 {
+        assert_eq!(it.next_timeout(Duration::from_secs(10)).unwrap(), Some(1));
+    }
+    // The five short tasks ran on the idle worker; none was queued behind the long one.
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(700), "the short tasks took {took:?}");
+    assert_eq!(it.next_timeout(Duration::from_secs(10)).unwrap(), Some(1000));
+}
+
 fn short_job_gets_one_chunk_per_worker() {
     // 4 chunks of 25 on 4 fresh workers: none may take a second chunk ahead of time while a
     // sibling has not asked yet, or one worker would run half the work and another none.
@@ -571,6 +595,10 @@ fn main() -> std::process::ExitCode {
         test(
             "imap_ends_when_the_pool_is_dropped",
             imap_ends_when_the_pool_is_dropped,
+        ),
+        test(
+            "short_tasks_do_not_wait_behind_a_long_one",
+            short_tasks_do_not_wait_behind_a_long_one,
         ),
         test("large_arguments_and_results", large_arguments_and_results),
     ];
