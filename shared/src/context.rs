@@ -47,7 +47,7 @@ use crate::synchronize::{Lock, RLock, Semaphore};
 /// assert!("thread".parse::<StartMethod>().is_err());
 /// # Ok::<(), multiprocessing::Error>(())
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum StartMethod {
     /// `fork(2)`: the child is a copy of the parent.
     Fork,
@@ -127,6 +127,17 @@ pub(crate) fn default_start_method() -> StartMethod {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .get_or_insert(StartMethod::Fork)
+}
+
+/// The default start method if one was chosen or fixed, for a spawned child to inherit (as
+/// CPython's `spawn.prepare` passes `start_method` on).
+pub(crate) fn chosen_start_method() -> Option<StartMethod> {
+    *DEFAULT.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Sets the default start method in a spawned child to its parent's.
+pub(crate) fn inherit_start_method(method: StartMethod) {
+    *DEFAULT.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(method);
 }
 
 /// The default start method's name (Python's `multiprocessing.get_start_method()`): `"fork"`

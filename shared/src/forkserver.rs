@@ -115,6 +115,11 @@ pub(crate) fn shutdown() {
     if !ended {
         let _ = signal::kill(pid, libc::SIGKILL);
     }
+    reap(pid);
+}
+
+/// Reaps the server, which has ended or was sent `SIGKILL` (so it ends within moments).
+fn reap(pid: libc::pid_t) {
     for _ in 0..2000 {
         if !matches!(wait::try_wait(pid), Ok(None)) {
             return;
@@ -124,6 +129,9 @@ pub(crate) fn shutdown() {
 }
 
 fn start_server() -> Result<Server> {
+    // A server that forgot `freeze_support` runs `main`; were it to start a server in turn
+    // (a forkserver `Pool` starts one before any process), that would never end.
+    spawn::check_bootstrapped("starting the fork server")?;
     let (mine, theirs) = scm::seqpacket_pair().map_err(|e| Error::os("socketpair for the fork server", e))?;
     let mut args = std::env::args_os();
     let argv0 = args
@@ -167,7 +175,7 @@ fn start_server() -> Result<Server> {
         .unwrap_or(false);
     if !hello {
         let _ = signal::kill(pid, libc::SIGKILL);
-        let _ = wait::try_wait(pid);
+        reap(pid);
         return Err(Error::state(format!(
             "the fork server (pid {pid}) did not start: call multiprocessing::freeze_support() \
              first in main, which turns a run of the program into the server"

@@ -51,6 +51,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::codec;
+use crate::context::{self, StartMethod};
 use crate::error::{Error, Result};
 use crate::process::{self, ChildInfo, ParentRecord};
 use crate::sys::{fcntl, mman, signal, socket, unistd};
@@ -260,6 +261,8 @@ pub(crate) struct Bootstrap {
     pub(crate) identity: Vec<u32>,
     pub(crate) daemon: bool,
     pub(crate) parent: ParentRecord,
+    /// The parent's default start method, if it chose one: the child's processes use it too.
+    start_method: Option<StartMethod>,
     pub(crate) call: Call,
 }
 
@@ -276,6 +279,7 @@ impl Bootstrap {
             identity: info.identity.clone(),
             daemon: info.daemon,
             parent: process::parent_record(),
+            start_method: context::chosen_start_method(),
             call,
         }
     }
@@ -295,6 +299,9 @@ impl Bootstrap {
         for &fd in self.call.fds() {
             let _ = fcntl::set_cloexec(fd, true);
         }
+        if let Some(method) = self.start_method {
+            context::inherit_start_method(method);
+        }
         process::become_child(
             ChildInfo {
                 name: self.name.clone(),
@@ -313,6 +320,8 @@ impl Bootstrap {
 /// and the argument's descriptors kept open across `exec`. Returns its pid.
 pub(crate) fn spawn(bootstrap: &Bootstrap) -> Result<libc::pid_t> {
     let who = &bootstrap.name;
+    // Every way to spawn passes here: a run of the program that forgot `freeze_support` stops.
+    check_bootstrapped(who)?;
     let payload = codec::encode(bootstrap)?;
     let memfd = mman::memfd_create(c"mp-spawn")
         .map_err(|e| Error::os(format!("memfd_create for the payload of {who}"), e))?;
@@ -414,14 +423,18 @@ fn read_payload(value: &std::ffi::OsStr) -> std::result::Result<Bootstrap, Strin
 /// made to start a new process before the current process has finished its bootstrapping
 /// phase").
 pub(crate) fn check_bootstrapped(who: &str) -> Result<()> {
-    let pending = [PAYLOAD_VAR, crate::forkserver::SERVER_VAR]
-        .iter()
-        .any(|var| std::env::var_os(var).is_some());
-    if pending && !CONSUMED.load(Ordering::Relaxed) {
+    let started_as = if std::env::var_os(PAYLOAD_VAR).is_some() {
+        "by the spawn start method to run a child"
+    } else if std::env::var_os(crate::forkserver::SERVER_VAR).is_some() {
+        "to be the fork server of the forkserver start method"
+    } else {
+        return Ok(());
+    };
+    if !CONSUMED.load(Ordering::Relaxed) {
         return Err(Error::state(format!(
-            "{who}: this process was started by the spawn start method to run a child, but \
-             main() went on without running it: call multiprocessing::freeze_support() first in \
-             main, before starting any process or pool"
+            "{who}: this process was started {started_as}, but main() went on without becoming \
+             it: call multiprocessing::freeze_support() first in main, before starting any \
+             process or pool"
         )));
     }
     Ok(())

@@ -433,14 +433,75 @@ fn barrier_action_crosses_only_to_children() {
     assert_eq!(back.parties(), 2);
 }
 
+/// Under forkserver the forgotten call is noticed twice: the server (this program run again)
+/// is refused at its own `start`, and the parent, which never hears the server's hello, gets
+/// an error that says what to add.
+fn missing_freeze_support_under_forkserver() {
+    for pool in [false, true] {
+        let mut command = Command::new(std::env::current_exe().unwrap());
+        command
+            .env(HELPER_VAR, "forgetful-forkserver")
+            .stdin(Stdio::null());
+        if pool {
+            command.env("MP_TEST_FORGETFUL_POOL", "1");
+        }
+        check_forgetful_forkserver(command.output().unwrap());
+    }
+}
+
+fn check_forgetful_forkserver(out: std::process::Output) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "the parent's start fails: {stdout} {stderr}"
+    );
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains("to be the fork server"), "{stderr}");
+    assert!(
+        stderr.contains("the fork server")
+            && stderr.contains("did not start: call multiprocessing::freeze_support()"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("start failed").count(), 2, "{stderr}");
+}
+
+/// A child inherits its parent's chosen start method, as CPython's `spawn.prepare` does, so
+/// a child's own children start the same way.
+fn child_start_method(conn: Connection) {
+    conn.send(&multiprocessing::get_start_method().to_string())
+        .unwrap();
+}
+
+fn start_method_is_inherited() {
+    for method in ["spawn", "forkserver"] {
+        multiprocessing::set_start_method(method, true).unwrap();
+        let (reader, writer) = Pipe(false).unwrap();
+        let mut p = Process::new(child_start_method, writer);
+        p.start().unwrap();
+        assert_eq!(reader.recv::<String>().unwrap(), method);
+        p.join().unwrap();
+    }
+}
+
 /// The helper program a test runs: this binary with `MP_START_METHODS_HELPER=<mode>`.
 const HELPER_VAR: &str = "MP_START_METHODS_HELPER";
 
 /// A program that forgets `freeze_support()` and starts a process under spawn. Its spawned
 /// child runs this same `main`, reaches `start` without having become the child, and must be
 /// refused with an error that says what to add, instead of spawning again.
-fn forgetful_main() -> ExitCode {
-    multiprocessing::set_start_method("spawn", false).unwrap();
+fn forgetful_main(method: &str) -> ExitCode {
+    multiprocessing::set_start_method(method, false).unwrap();
+    if std::env::var("MP_TEST_FORGETFUL_POOL").is_ok() {
+        // A pool reaches the fork server before any `Process::start`.
+        if let Err(e) = multiprocessing::Pool::new(2) {
+            eprintln!("start failed: {e}");
+            return ExitCode::from(2);
+        }
+        println!("pool started");
+        return ExitCode::SUCCESS;
+    }
     let mut p = Process::new(noop, ());
     if let Err(e) = p.start() {
         eprintln!("start failed: {e}");
@@ -476,13 +537,19 @@ fn missing_freeze_support_is_a_clear_error() {
 fn main() -> ExitCode {
     if let Ok(mode) = std::env::var(HELPER_VAR) {
         match mode.as_str() {
-            "forgetful" => return forgetful_main(),
+            "forgetful" => return forgetful_main("spawn"),
+            "forgetful-forkserver" => return forgetful_main("forkserver"),
             other => panic!("unknown helper mode {other}"),
         }
     }
     freeze_support();
     let mut tests = method_tests();
     tests.push(test("set_start_method_spawn", set_start_method_spawn));
+    tests.push(test(
+        "missing_freeze_support_under_forkserver",
+        missing_freeze_support_under_forkserver,
+    ));
+    tests.push(test("start_method_is_inherited", start_method_is_inherited));
     tests.push(test(
         "barrier_action_crosses_only_to_children",
         barrier_action_crosses_only_to_children,
