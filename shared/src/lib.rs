@@ -61,7 +61,8 @@ pub use managers::{
     PyRepr, QueueProxy, ValueProxy,
 };
 pub use pool::{
-    default_chunksize, AsyncResult, IMapIterator, Pool, PoolBuilder, PoolStats, WorkerStats, PREFETCH,
+    default_chunksize, AsyncResult, IMapIterator, Pool, PoolBuilder, PoolStats, WorkerStats,
+    IMAP_BUFFER_PER_WORKER, PREFETCH,
 };
 pub use process::{
     active_children, cpu_count, current_process, freeze_support, parent_process, Process, ProcessInfo,

@@ -771,6 +771,11 @@ impl Core {
     fn plenty_left(&self) -> bool {
         let mut left = self.retry.len();
         for id in &self.queue {
+            // Stop counting once the answer is known: with 10,000 `apply_async` calls queued,
+            // counting them all for every chunk handed out made submitting quadratic.
+            if left >= self.processes {
+                return true;
+            }
             match self.jobs.get(id).map(|job| job.source.chunks_left()) {
                 Some(None) => return true,
                 Some(Some(n)) => left += n,
