@@ -4,10 +4,11 @@
 //! Each workload has two programs doing the same work: `mp-bench NAME` (the `bench/` crate, built
 //! once in release) and `python3 bench/python/bench_mp.py NAME`. Each prints one JSON line,
 //! `{"name", "unit", "value"}`, for one measurement. For every workload this task runs one
-//! warm-up of each side, then `N` measured runs (5 by default) alternating Rust and CPython, so
-//! that a change in the machine's load hits both sides alike, and reports the median with the
-//! minimum and maximum. The OS ceilings (`raw_*` workloads of `mp-bench`: fork+exit+wait, a
-//! socket round trip, socketpair bandwidth) are measured the same way first.
+//! warm-up of each side, then `N` measured rounds (5 by default) alternating Rust and CPython,
+//! so that a change in the machine's load hits both sides alike, and reports the median with the
+//! minimum and maximum. A workload bounded by an OS ceiling (`raw_*` workloads of `mp-bench`:
+//! fork+exit+wait, a socket round trip, socketpair bandwidth) runs its ceiling in every round
+//! too, just before Rust and CPython, so the three figures see the same load.
 //!
 //! It prints a table and writes, under `target/bench/`:
 //! - `report.json`: a list with one object per workload:
@@ -15,7 +16,8 @@
 //!   - `rust`, `python`: `{"median", "min", "max", "runs": [...]}` in the workload's unit, or
 //!     `null` when that side did not run (`python3` missing) or failed (then `rust_error` /
 //!     `python_error` says why);
-//!   - `raw`: the OS ceiling's median in the workload's unit, or `null` where none applies,
+//!   - `raw`: the OS ceiling's median (over this workload's rounds) in the workload's unit, or
+//!     `null` where none applies,
 //!     and `raw_from`, how it is derived (`"4 x raw_fork_wait"`);
 //!   - `better`: how many times better Rust's median is than CPython's (Rust/CPython for
 //!     higher-is-better units, CPython/Rust for times), `null` without both;
@@ -389,6 +391,8 @@ struct Bench {
 /// One side of a workload.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Side {
+    /// An OS ceiling: a `raw_*` workload of `mp-bench`.
+    Raw,
     Rust,
     Python,
 }
@@ -398,7 +402,7 @@ impl Bench {
     fn measure(&self, side: Side, name: &str, unit: Option<&str>) -> Result<f64, String> {
         let script = self.root.join(PYTHON_SCRIPT);
         let (program, mut args): (&Path, Vec<&str>) = match side {
-            Side::Rust => (&self.mp_bench, vec![name]),
+            Side::Rust | Side::Raw => (&self.mp_bench, vec![name]),
             Side::Python => (
                 Path::new("python3"),
                 vec![script.to_str().ok_or("a non-UTF-8 workspace path")?, name],
@@ -431,51 +435,39 @@ impl Bench {
         parse_result(line, name, unit).map_err(|e| format!("{e}\n{tail}").trim_end().to_owned())
     }
 
-    /// A warm-up run, then `runs` measured ones, of a ceiling.
-    fn measure_raw(&self, name: &str, runs: usize) -> Samples {
-        eprint!("  {name:<22} rust:");
-        let mut samples = Samples::default();
-        for i in 0..=runs {
-            match self.measure(Side::Rust, name, None) {
-                Ok(v) if i > 0 => samples.values.push(v),
-                Ok(_) => {}
-                Err(e) => {
-                    samples.error = Some(e);
-                    break;
-                }
-            }
-            eprint!(" {}", if i == 0 { "w" } else { "r" });
-        }
-        finish_progress(&samples, None);
-        samples
-    }
-
-    /// Warm-ups, then `runs` measured runs of each side, alternating.
-    fn measure_workload(&self, w: &Workload, runs: usize) -> (Samples, Option<Samples>) {
+    /// Warm-ups, then `runs` rounds, each running the workload's ceiling (if it has one), then
+    /// Rust, then CPython: the ceiling is measured under the same load as the figures it bounds.
+    /// Returns Rust's, CPython's (`None` without python3) and the ceiling's samples.
+    fn measure_workload(&self, w: &Workload, runs: usize) -> (Samples, Option<Samples>, Option<Samples>) {
         let mut rust = Samples::default();
         let mut python = self.python.as_ref().map(|_| Samples::default());
+        let mut raw = w.ceiling.map(|_| Samples::default());
         eprint!("  {:<22}", w.name);
         for i in 0..=runs {
-            for side in [Side::Rust, Side::Python] {
-                let samples = match side {
-                    Side::Rust => &mut rust,
+            for side in [Side::Raw, Side::Rust, Side::Python] {
+                let (samples, name, unit) = match side {
+                    Side::Raw => match (raw.as_mut(), w.ceiling) {
+                        (Some(r), Some(c)) => (r, c.raw, None),
+                        _ => continue,
+                    },
+                    Side::Rust => (&mut rust, w.name, Some(w.unit)),
                     Side::Python => match python.as_mut() {
-                        Some(p) => p,
+                        Some(p) => (p, w.name, Some(w.unit)),
                         None => continue,
                     },
                 };
                 if samples.error.is_some() {
                     continue;
                 }
-                match self.measure(side, w.name, Some(w.unit)) {
+                match self.measure(side, name, unit) {
                     Ok(v) if i > 0 => samples.values.push(v),
                     Ok(_) => {}
                     Err(e) => samples.error = Some(e),
                 }
                 let mark = match (side, samples.error.is_some()) {
                     (_, true) => "!",
-                    (Side::Rust, _) if i == 0 => "w",
-                    (Side::Python, _) if i == 0 => "w",
+                    (_, _) if i == 0 => "w",
+                    (Side::Raw, _) => "c",
                     (Side::Rust, _) => "R",
                     (Side::Python, _) => "P",
                 };
@@ -483,7 +475,7 @@ impl Bench {
             }
         }
         finish_progress(&rust, python.as_ref());
-        (rust, python)
+        (rust, python, raw)
     }
 }
 
@@ -574,7 +566,7 @@ pub fn main(args: &[String]) -> anyhow::Result<bool> {
     let runs = options.runs;
     eprintln!(
         "bench: {} workloads{}, a warm-up then {runs} measured runs of each side, alternating \
-         (w = warm-up, R = Rust, P = CPython, ! = failed)",
+         (w = warm-up, c = the OS ceiling, R = Rust, P = CPython, ! = failed)",
         selected.len(),
         if options.quick {
             " (--quick: smaller counts)"
@@ -583,30 +575,29 @@ pub fn main(args: &[String]) -> anyhow::Result<bool> {
         }
     );
 
-    let mut raws: Vec<&str> = selected.iter().filter_map(|w| w.ceiling.map(|c| c.raw)).collect();
-    raws.dedup();
-    raws.sort_unstable();
-    raws.dedup();
-    let mut ceilings: Vec<(String, Samples)> = Vec::new();
-    if !raws.is_empty() {
-        eprintln!("bench: the OS ceilings");
-    }
-    for raw in raws {
-        ceilings.push((raw.to_owned(), bench.measure_raw(raw, runs)));
-    }
-    eprintln!("bench: the workloads");
     let mut rows = Vec::new();
+    // Each ceiling's samples from every workload it bounds, for the report's "OS ceilings" line.
+    let mut ceilings: Vec<(String, Samples)> = Vec::new();
     for w in selected {
-        let (rust, python) = bench.measure_workload(&w, runs);
-        let raw = w.ceiling.and_then(|c| {
-            let (_, samples) = ceilings.iter().find(|(name, _)| name == c.raw)?;
-            samples.median().map(c.convert)
-        });
+        let (rust, python, raw) = bench.measure_workload(&w, runs);
+        let raw_median = w
+            .ceiling
+            .zip(raw.as_ref())
+            .and_then(|(c, s)| s.median().map(c.convert));
+        if let (Some(c), Some(samples)) = (w.ceiling, raw) {
+            match ceilings.iter_mut().find(|(name, _)| name == c.raw) {
+                Some((_, all)) => {
+                    all.values.extend(samples.values);
+                    all.error = all.error.take().or(samples.error);
+                }
+                None => ceilings.push((c.raw.to_owned(), samples)),
+            }
+        }
         rows.push(Row {
             workload: w,
             rust,
             python,
-            raw,
+            raw: raw_median,
         });
     }
     let machine = Machine {
