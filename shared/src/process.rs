@@ -646,7 +646,8 @@ impl Process {
         self.started("kill")?.signal(libc::SIGKILL)
     }
 
-    /// A descriptor that becomes readable when the child ends (Python's `sentinel`): a pidfd,
+    /// A descriptor that becomes readable when the child ends (Python's `sentinel`): a pidfd
+    /// (for a child of the fork server, the socket on which the server reports its exit code),
     /// to wait for a process together with pipes or sockets in one `poll`. `None` before
     /// `start`, and on kernels older than 5.3, which have no pidfds.
     ///

@@ -81,10 +81,15 @@ pub(crate) fn code_pointer(offset: usize) -> *const () {
     std::ptr::with_exposed_provenance(offset.wrapping_add(anchor_address()))
 }
 
-/// A known offset, checked by the child before it trusts the payload's offsets: a different
-/// executable (or a different build) almost surely has a different one.
-fn build_check() -> u64 {
-    code_offset(crate::process::freeze_support as fn() as *const ()) as u64
+/// What the child checks before it trusts the payload's offsets: the executable file it runs
+/// (device and inode of `/proc/self/exe`) and one known offset. The first catches a payload
+/// that reached another program (its variable inherited through a forgetful child); the second
+/// a different build behind the same file.
+fn build_check() -> (u64, u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    let (dev, ino) = std::fs::metadata("/proc/self/exe").map_or((0, 0), |m| (m.dev(), m.ino()));
+    let offset = code_offset(crate::process::freeze_support as fn() as *const ()) as u64;
+    (dev, ino, offset)
 }
 
 thread_local! {
@@ -256,7 +261,7 @@ impl<'de> Deserialize<'de> for Call {
 /// Everything a spawned (or forkserver) child needs to become the child.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Bootstrap {
-    check: u64,
+    check: (u64, u64, u64),
     pub(crate) name: String,
     pub(crate) identity: Vec<u32>,
     pub(crate) daemon: bool,
