@@ -119,6 +119,24 @@ fn args_round_trip(ctx: Context) {
     assert_eq!(p.exitcode(), Some(0));
 }
 
+fn checksum((data, conn): (Vec<u8>, Connection)) {
+    let sum: u64 = data.iter().map(|&b| u64::from(b)).sum();
+    conn.send(&(data.len(), sum)).unwrap();
+}
+
+/// Arguments far larger than a socket buffer reach the child whole (the forkserver payload
+/// is streamed while the server reads it; spawn's sits in a memfd).
+fn large_arguments(ctx: Context) {
+    let data: Vec<u8> = (0..4 << 20).map(|i: u32| (i % 251) as u8).collect();
+    let want = (data.len(), data.iter().map(|&b| u64::from(b)).sum::<u64>());
+    let (reader, writer) = Pipe(false).unwrap();
+    let mut p = ctx.process(checksum, (data, writer));
+    p.start().unwrap();
+    assert_eq!(reader.recv::<(usize, u64)>().unwrap(), want);
+    p.join().unwrap();
+    assert_eq!(p.exitcode(), Some(0));
+}
+
 fn add_locked((counter, lock, times): (Value<i64>, Lock, u32)) {
     for _ in 0..times {
         let _guard = lock.acquire();
@@ -353,6 +371,7 @@ each_method!(
     exit_codes,
     names,
     args_round_trip,
+    large_arguments,
     value_and_lock_in_children,
     duplex_connection,
     queue_from_children,
