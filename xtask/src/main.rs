@@ -6,6 +6,7 @@
 mod bench;
 mod compare;
 mod json;
+mod leaks;
 mod list;
 mod pattern;
 mod registry;

@@ -5,7 +5,11 @@
 //! its own. The run fails when it exits with a status other than 0, when it outlives its timeout
 //! (the whole group is then killed), when its stdout does not match `expected/<ID>.stdout`, or
 //! when a process of its group is still alive after it exited: an example must join its children.
+//! Around the whole run, processes from the workspace's binaries, `/dev/shm` entries, the
+//! system's shared memory and verify's own descriptors are counted before and after (see
+//! `leaks.rs`); a process or `/dev/shm` entry left over, or a descriptor leaked, fails the run.
 
+use crate::leaks;
 use crate::pattern::Pattern;
 use crate::registry::{self, Example, EXAMPLES};
 use anyhow::{bail, Context};
@@ -42,6 +46,7 @@ pub fn main(args: &[String]) -> anyhow::Result<bool> {
 
     build(&root)?;
     let bin_dir = registry::debug_dir(&root);
+    let before = leaks::snapshot(&bin_dir);
     let (mut passed, mut skipped) = (0, 0);
     let mut failed = Vec::new();
     for example in selected {
@@ -73,6 +78,13 @@ pub fn main(args: &[String]) -> anyhow::Result<bool> {
             }
         }
     }
+    // Processes of the last run may still be on their way out.
+    std::thread::sleep(EXIT_GRACE);
+    let (report, found) = leaks::compare(&before, &leaks::snapshot(&bin_dir));
+    print!("\n{report}");
+    for leak in &found {
+        println!("LEAK: {leak}");
+    }
     println!("\n{passed} passed, {} failed, {skipped} skipped", failed.len());
     if !failed.is_empty() {
         println!("failed: {}", failed.join(" "));
@@ -81,7 +93,7 @@ pub fn main(args: &[String]) -> anyhow::Result<bool> {
             failed[0]
         );
     }
-    Ok(failed.is_empty())
+    Ok(failed.is_empty() && found.is_empty())
 }
 
 /// Kills the running example's process group when verify is interrupted, then exits.
