@@ -70,6 +70,13 @@ fn lock() -> MutexGuard<'static, Option<Server>> {
     SERVER.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The link to the fork server, locked: `Process::start` holds it across a `fork`, so that a
+/// forked child, which may ask the same server for children of its own, never finds it locked
+/// by a thread that does not exist in the child.
+pub(crate) fn hold_for_fork() -> impl Drop {
+    lock()
+}
+
 /// Runs `f` with the running fork server, started if there is none (or the last one died).
 /// The lock is held meanwhile, so that the record cannot be replaced under `f`.
 fn with_server<R>(f: impl FnOnce(&Server) -> Result<R>) -> Result<R> {
@@ -267,6 +274,9 @@ pub(crate) fn run_if_server() {
     // A Ctrl-C in the terminal goes to the whole process group; the program decides what its
     // children do, the server must survive it to report their exit codes.
     let _ = signal::set_ignored(libc::SIGINT, true);
+    // An ignored SIGCHLD survives `exec`, and would make the kernel reap our children before we
+    // can read their exit codes.
+    let _ = signal::set_ignored(libc::SIGCHLD, false);
     if scm::send_with_fds(control.as_fd(), &[HELLO], &[]).is_err() {
         unistd::exit_now(0);
     }

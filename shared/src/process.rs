@@ -856,7 +856,8 @@ pub(crate) fn start_child(
     register_exit_handler();
     // Hold, across the fork, every lock the child will take, so that no other thread of ours
     // can hold one at the moment of the fork (the child would wait for it forever). The order
-    // is stdout, stderr, CURRENT, CHILDREN; no code of ours prints while holding the last two.
+    // is stdout, stderr, CURRENT, CHILDREN, then the fork server's link (a child may ask the
+    // same server for children of its own); no code of ours prints while holding the last three.
     let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr().lock();
     // Anything buffered now would otherwise be printed twice, once by each process.
@@ -864,6 +865,7 @@ pub(crate) fn start_child(
     let _ = stderr.flush();
     let mut me = current();
     let mut children = lock(&CHILDREN);
+    let server = crate::forkserver::hold_for_fork();
     let parent = Parent {
         name: me.name.clone(),
         pid: unistd::getpid(),
@@ -874,7 +876,7 @@ pub(crate) fn start_child(
     let tie = die_with_parent && info.daemon && unistd::gettid() == parent.pid;
 
     // SAFETY: fork's obligation is that the child only takes locks no vanished thread holds.
-    // The child takes stdout, stderr and our two tables, all held by this thread right now,
+    // The child takes stdout, stderr, our two tables and the fork server's link, all held by this thread right now,
     // and the allocator's, which glibc resets in the child; the rest is the caller's part of
     // the bargain described in the module's "Fork safety" section. It leaves through `_exit`.
     let forked = unsafe { unistd::fork() };
@@ -894,11 +896,11 @@ pub(crate) fn start_child(
             // The parent's children are not ours; forget them (closing our copies of their
             // pidfds), as CPython's `_bootstrap` empties `_children`.
             children.clear();
-            drop((children, me, stderr, stdout));
+            drop((server, children, me, stderr, stdout));
             bootstrap(info.name, Box::new(move || target.run()))
         }
         Ok(unistd::Fork::Parent(pid)) => {
-            drop((me, stderr, stdout));
+            drop((server, me, stderr, stdout));
             let child = new_child(pid, info);
             children.push(Arc::clone(&child));
             drop(children);

@@ -504,6 +504,28 @@ fn start_method_is_inherited() {
     }
 }
 
+fn ask_forkserver(conn: Connection) {
+    let mut p = ctx("forkserver").process(report_identity, conn);
+    p.start().unwrap();
+    p.join().unwrap();
+    assert_eq!(p.exitcode(), Some(0));
+}
+
+/// A forked child shares its parent's fork server (it inherited the link) and gets its own
+/// children from it, reported to the child, not to the parent.
+fn forked_child_shares_the_forkserver() {
+    assert_eq!(run(ctx("forkserver").process(noop, ())), Some(0));
+    let (reader, writer) = Pipe(false).unwrap();
+    let mut p = ctx("fork").process(ask_forkserver, writer);
+    p.start().unwrap();
+    let (name, _, parent_name, parent_pid, _): (String, Vec<u32>, String, i32, i32) = reader.recv().unwrap();
+    p.join().unwrap();
+    assert_eq!(p.exitcode(), Some(0));
+    assert_eq!(name, "ForkServerProcess-2:1");
+    assert_eq!(parent_name, "ForkProcess-2");
+    assert_eq!(Some(parent_pid), p.pid());
+}
+
 /// The helper program a test runs: this binary with `MP_START_METHODS_HELPER=<mode>`.
 const HELPER_VAR: &str = "MP_START_METHODS_HELPER";
 
@@ -569,6 +591,10 @@ fn main() -> ExitCode {
         missing_freeze_support_under_forkserver,
     ));
     tests.push(test("start_method_is_inherited", start_method_is_inherited));
+    tests.push(test(
+        "forked_child_shares_the_forkserver",
+        forked_child_shares_the_forkserver,
+    ));
     tests.push(test(
         "barrier_action_crosses_only_to_children",
         barrier_action_crosses_only_to_children,
