@@ -1038,9 +1038,16 @@ impl Report {
                     y + 16.0,
                     b,
                     match verdict.met {
-                        Some(true) => "goal met",
-                        Some(false) => "goal missed",
-                        None => "",
+                        None => String::new(),
+                        Some(met) => format!(
+                            "goal{} {}",
+                            match r.workload.goal {
+                                Goal::TimesBetter(_) => "",
+                                Goal::WithinRaw(_) | Goal::FractionOfRaw(_) => " (vs the OS ceiling)",
+                                Goal::Speedup(_) => " (speedup)",
+                            },
+                            if met { "met" } else { "missed" }
+                        ),
                     }
                 );
             }
