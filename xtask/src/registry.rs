@@ -112,7 +112,7 @@ pub const EXAMPLES: &[Example] = &[
     Example::new("3.3.2", "3 / 3.2 active_children() (ours)", PROCESS, "ex-3-3-2-active-children", None,
         "active_children() before, during and after the children run"),
     Example::new("3.3.3", "3 / 3.3 freeze_support()", PROCESS, "ex-3-3-3-freeze-support", None,
-        "freeze_support(), a no-op under fork"),
+        "freeze_support() turning a spawned run of the program into the child (`-- --start-method fork` to compare)"),
     Example::new("5.1", "5 / 示例 1", PROCESS, "ex-5-1-process", None,
         "a Process printing its own name"),
     Example::new("3.1.2", "3 / 1.2 Pool 类", POOL, "ex-3-1-2-pool", None,
