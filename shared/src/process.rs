@@ -1440,3 +1440,22 @@ pub(crate) fn next_identity() -> Vec<u32> {
 pub(crate) fn join_identity(identity: &[u32]) -> String {
     identity.iter().map(u32::to_string).collect::<Vec<_>>().join(":")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_closure_cannot_be_sent_to_a_new_run_of_the_program() {
+        for method in [StartMethod::Spawn, StartMethod::Forkserver] {
+            let mut p = Process::from_closure(Box::new(|| {})).with_start_method(method);
+            // Refused before anything starts: nothing to clean up.
+            let err = p.start().unwrap_err().to_string();
+            assert!(
+                err.contains("closure") && err.contains("fork start method"),
+                "{err}"
+            );
+            assert!(p.pid().is_none());
+        }
+    }
+}

@@ -444,3 +444,49 @@ pub(crate) fn check_bootstrapped(who: &str) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connection::Pipe;
+
+    fn target((_conn, _n): (crate::Connection, u32)) {}
+
+    #[test]
+    fn a_call_notes_the_descriptors_of_its_arguments() {
+        let (a, b) = Pipe(true).unwrap();
+        let call = Call::new(target, &(a, 7)).unwrap();
+        assert_eq!(call.fds().len(), 1);
+        // A call inside the arguments of another passes its descriptors on.
+        let (outer, fds) = collect_fds(|| codec::encode(&(call, 1u8)));
+        outer.unwrap();
+        assert_eq!(fds.len(), 1);
+        drop(b);
+    }
+
+    #[test]
+    fn descriptors_are_noted_only_while_encoding_for_a_child() {
+        let (a, _b) = Pipe(true).unwrap();
+        // An ordinary encoding (a message through a Connection, say) notes nothing.
+        codec::encode(&a).unwrap();
+        let ((), fds) = collect_fds(|| note_fd(3));
+        assert_eq!(fds, [3]);
+        let ((), after) = collect_fds(|| ());
+        assert!(after.is_empty());
+    }
+
+    #[test]
+    fn code_offsets_round_trip_in_one_run() {
+        let f = target as fn((crate::Connection, u32)) as *const ();
+        assert_eq!(code_pointer(code_offset(f)), f);
+    }
+
+    #[test]
+    fn a_function_is_accepted_only_from_the_parent() {
+        fn action() {}
+        assert_eq!(fn_to_child(action), None, "not encoding for a child");
+        let (offset, _) = collect_fds(|| fn_to_child(action));
+        let offset = offset.expect("encoding for a child");
+        assert!(fn_from_parent(offset).is_none(), "not decoding our own arguments");
+    }
+}
