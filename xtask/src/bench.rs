@@ -442,7 +442,7 @@ impl Bench {
         let mut rust = Samples::default();
         let mut python = self.python.as_ref().map(|_| Samples::default());
         let mut raw = w.ceiling.map(|_| Samples::default());
-        eprint!("  {:<22}", w.name);
+        eprint!("{:<22}", w.name);
         for i in 0..=runs {
             for side in [Side::Raw, Side::Rust, Side::Python] {
                 let (samples, name, unit) = match side {
@@ -578,7 +578,9 @@ pub fn main(args: &[String]) -> anyhow::Result<bool> {
     let mut rows = Vec::new();
     // Each ceiling's samples from every workload it bounds, for the report's "OS ceilings" line.
     let mut ceilings: Vec<(String, Samples)> = Vec::new();
-    for w in selected {
+    let total = selected.len();
+    for (i, w) in selected.into_iter().enumerate() {
+        eprint!("[{:>2}/{total}] ", i + 1);
         let (rust, python, raw) = bench.measure_workload(&w, runs);
         let raw_median = w
             .ceiling
