@@ -27,6 +27,7 @@ use serde::Serialize;
 
 use crate::connection::{Connection, Pipe};
 use crate::error::{Error, Result};
+use crate::managers::Manager;
 use crate::pool::{Pool, PoolBuilder};
 use crate::process::Process;
 use crate::queues::Queue;
@@ -464,5 +465,26 @@ impl Context {
     /// ```
     pub fn queue<T: Serialize + DeserializeOwned>(&self, maxsize: usize) -> Result<Queue<T>> {
         Queue::new(maxsize)
+    }
+
+    /// A [`Manager`] whose server process is started with this context's method (Python's
+    /// `ctx.Manager()`): under `forkserver` or `spawn` a parent with running threads can start
+    /// one safely.
+    ///
+    /// # Errors
+    /// As [`Manager::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// multiprocessing::freeze_support();
+    /// let manager = multiprocessing::get_context("spawn")?.manager()?;
+    /// let d = manager.dict::<String, i32>()?;
+    /// d.set("key", &1)?;
+    /// assert_eq!(d.get("key")?, Some(1));
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn manager(&self) -> Result<Manager> {
+        Manager::new_with(Some(self.method))
     }
 }

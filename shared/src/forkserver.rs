@@ -368,7 +368,7 @@ fn fork_one(control: &OwnedFd, running: &[Running], mut fds: Vec<OwnedFd>) -> Op
         Ok(unistd::Fork::Child) => {
             // A daemon dies with the server (which leaves once the parent and the parent's
             // forked children are gone), as a forked daemon dies with its parent.
-            if bootstrap.daemon {
+            if bootstrap.tied {
                 crate::process::tie_to_parent(server);
             }
             // The server's descriptors are not the child's: without this, the server would

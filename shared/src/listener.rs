@@ -37,7 +37,7 @@
 
 use std::fmt;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -222,6 +222,59 @@ impl Listener {
     /// The authkey clients must prove they hold, if any.
     pub(crate) fn authkey(&self) -> Option<&[u8]> {
         self.authkey.as_deref()
+    }
+}
+
+/// What a [`Listener`] serializes as, for a manager's server started by the `spawn` or
+/// `forkserver` start method: its inherited socket, its address and its authkey.
+#[derive(Deserialize)]
+struct ListenerWire {
+    socket: crate::spawn::InheritedFd,
+    tcp: bool,
+    address: Address,
+    authkey: Option<Vec<u8>>,
+}
+
+impl Serialize for Listener {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        /// The same layout as [`ListenerWire`], borrowing: the socket as its number.
+        #[derive(Serialize)]
+        struct ListenerRef<'a> {
+            socket: RawFd,
+            tcp: bool,
+            address: &'a Address,
+            authkey: &'a Option<Vec<u8>>,
+        }
+        let (socket, tcp) = match &self.socket {
+            Socket::Unix(l) => (l.as_raw_fd(), false),
+            Socket::Tcp(l) => (l.as_raw_fd(), true),
+        };
+        // A spawned child must inherit the socket at this number.
+        crate::spawn::note_fd(socket);
+        ListenerRef {
+            socket,
+            tcp,
+            address: &self.address,
+            authkey: &self.authkey,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Listener {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let wire = ListenerWire::deserialize(deserializer)?;
+        let fd: OwnedFd = wire.socket.0;
+        let socket = if wire.tcp {
+            Socket::Tcp(TcpListener::from(fd))
+        } else {
+            Socket::Unix(UnixListener::from(fd))
+        };
+        Ok(Listener {
+            socket,
+            address: wire.address,
+            authkey: wire.authkey,
+        })
     }
 }
 

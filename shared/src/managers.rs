@@ -87,7 +87,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use self::client::{Endpoint, ObjectRef};
 pub use self::dict::{DictProxy, PyDict};
@@ -95,9 +95,11 @@ pub use self::list::{ListProxy, PyList};
 use self::protocol::{Reply, Request, Spec};
 pub use self::proxies::{LockProxy, LockProxyGuard, NamespaceProxy, QueueProxy, ValueProxy};
 pub use self::repr::{py_repr, PyRepr};
+use crate::context::StartMethod;
 use crate::error::{Error, Result};
 use crate::listener::{Address, Listener};
 use crate::process::{join_identity, Process};
+use crate::spawn::InheritedFd;
 use crate::sys::unistd;
 
 /// How long [`Manager::shutdown`] waits for the server to leave after asking, before it
@@ -153,6 +155,19 @@ struct ServerProcess {
     temp_dir: Option<PathBuf>,
 }
 
+/// What a manager's server started by `spawn` or `forkserver` receives.
+#[derive(Serialize, Deserialize)]
+struct SpawnedServer {
+    listener: Listener,
+    watch: InheritedFd,
+    remove: Vec<PathBuf>,
+}
+
+/// The target of a manager's server started by `spawn` or `forkserver`.
+fn serve_spawned(args: SpawnedServer) {
+    server::serve(args.listener, Some(UnixStream::from(args.watch.0)), args.remove);
+}
+
 impl Manager {
     /// Starts a local manager: a server process `SyncManager-N`, listening on a Unix socket in a
     /// private temporary directory (Python's `multiprocessing.Manager()`).
@@ -160,13 +175,19 @@ impl Manager {
     /// # Errors
     /// [`Error::Os`] when the socket cannot be made or the fork fails.
     pub fn new() -> Result<Manager> {
+        Manager::new_with(None)
+    }
+
+    /// [`Manager::new`] with the server started by `method` (`None`: the default start
+    /// method), for [`Context::manager`](crate::Context::manager).
+    pub(crate) fn new_with(method: Option<StartMethod>) -> Result<Manager> {
         let dir = std::env::temp_dir().join(format!("pymp-{}", random_hex()?));
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(&dir)
             .map_err(|e| Error::os(format!("creating the manager's directory {}", dir.display()), e))?;
         let address = Address::Unix(dir.join(format!("listener-{}", random_hex()?)));
-        Manager::start(&address, None, Some(dir))
+        Manager::start(&address, None, Some(dir), method)
     }
 
     /// Starts a manager server process listening on `address`, which clients with the same
@@ -197,7 +218,7 @@ impl Manager {
     /// # Ok::<(), multiprocessing::Error>(())
     /// ```
     pub fn serve(address: &Address, authkey: &[u8]) -> Result<Manager> {
-        Manager::start(address, Some(authkey.to_vec()), None)
+        Manager::start(address, Some(authkey.to_vec()), None, None)
     }
 
     /// Connects to a manager server that another process started with [`Manager::serve`]
@@ -221,7 +242,12 @@ impl Manager {
         })
     }
 
-    fn start(address: &Address, authkey: Option<Vec<u8>>, temp_dir: Option<PathBuf>) -> Result<Manager> {
+    fn start(
+        address: &Address,
+        authkey: Option<Vec<u8>>,
+        temp_dir: Option<PathBuf>,
+        method: Option<StartMethod>,
+    ) -> Result<Manager> {
         let cleanup = |e: Error| {
             if let Some(dir) = &temp_dir {
                 let _ = std::fs::remove_dir_all(dir);
@@ -241,23 +267,34 @@ impl Manager {
             Address::Tcp(_) => Vec::new(),
         };
         remove.extend(temp_dir.clone());
-        let watch_in_child = Arc::clone(&watch);
-        let process = Process::from_closure(Box::new(move || {
-            // The fork copied our end of the pair too: close it, or the server would watch
-            // itself.
-            drop(
-                watch_in_child
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .take(),
-            );
-            server::serve(listener, Some(server_end), remove);
-        }))
+        let method = method.unwrap_or_else(crate::context::default_start_method);
+        let process = if method == StartMethod::Fork {
+            let watch_in_child = Arc::clone(&watch);
+            Process::from_closure(Box::new(move || {
+                // The fork copied our end of the pair too: close it, or the server would watch
+                // itself.
+                drop(
+                    watch_in_child
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .take(),
+                );
+                server::serve(listener, Some(server_end), remove);
+            }))
+        } else {
+            // A new run of the program (or a child of the fork server) receives the listening
+            // socket and its end of the watch pair; ours is close-on-exec and stays behind.
+            let args = SpawnedServer {
+                listener,
+                watch: InheritedFd(server_end.into()),
+                remove,
+            };
+            Process::new(serve_spawned, args).with_start_method(method)
+        };
         // A daemon: if the owner exits without shutting it down, the runtime's exit handler
         // terminates it instead of waiting for it forever. Not killed with its owner, though:
         // it watches the owner itself, and removes its socket and directory on the way out.
-        .with_daemon(true)
-        .outliving_parent();
+        let process = process.with_daemon(true).outliving_parent();
         let name = format!("SyncManager-{}", join_identity(process.ident()));
         let mut process = process.with_name(name.clone());
         process.start().map_err(cleanup)?;

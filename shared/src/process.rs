@@ -447,8 +447,8 @@ impl Process {
         };
         let started = match self.start_method() {
             StartMethod::Fork => start_child(info, target, !self.outlives_parent),
-            StartMethod::Spawn => start_spawned(info, target, false),
-            StartMethod::Forkserver => start_spawned(info, target, true),
+            StartMethod::Spawn => start_spawned(info, target, false, !self.outlives_parent),
+            StartMethod::Forkserver => start_spawned(info, target, true, !self.outlives_parent),
         };
         match started {
             Ok(child) => {
@@ -951,6 +951,7 @@ fn start_spawned(
     info: ChildInfo,
     target: Target,
     forkserver: bool,
+    die_with_parent: bool,
 ) -> std::result::Result<Arc<Child>, (Error, Target)> {
     cleanup();
     register_exit_handler();
@@ -961,7 +962,7 @@ fn start_spawned(
         Ok(call) => call,
         Err(e) => return Err((e, target)),
     };
-    let bootstrap = spawn::Bootstrap::new(&info, call);
+    let bootstrap = spawn::Bootstrap::new(&info, call, die_with_parent && info.daemon);
     let child = if forkserver {
         match crate::forkserver::start(&bootstrap) {
             Ok((pid, status)) => Arc::new(Child {

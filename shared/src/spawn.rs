@@ -41,7 +41,7 @@ use std::cell::{Cell, RefCell};
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::FileExt;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
@@ -145,6 +145,27 @@ fn collect_fds<R>(encode: impl FnOnce() -> R) -> (R, Vec<RawFd>) {
     fds.sort_unstable();
     fds.dedup();
     (result, fds)
+}
+
+/// A descriptor that travels to a spawned or forkserver child as its number: serializing notes
+/// it (so it survives `exec`), deserializing adopts the inherited number. For the runtime's own
+/// descriptors that have no type of their own (a manager's listening socket and watch socket).
+pub(crate) struct InheritedFd(pub(crate) OwnedFd);
+
+impl Serialize for InheritedFd {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        note_fd(self.0.as_raw_fd());
+        self.0.as_raw_fd().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for InheritedFd {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let fd = RawFd::deserialize(deserializer)?;
+        socket::adopt_inherited(fd)
+            .map(InheritedFd)
+            .map_err(|e| serde::de::Error::custom(format!("inherited descriptor {fd}: {e}")))
+    }
 }
 
 /// What a child calls: decodes the arguments and calls the target (both given as offsets).
@@ -265,6 +286,9 @@ pub(crate) struct Bootstrap {
     pub(crate) name: String,
     pub(crate) identity: Vec<u32>,
     pub(crate) daemon: bool,
+    /// Whether the child dies with its parent (a daemon, unless it opted out, as the manager's
+    /// server does: it watches its owner and cleans up itself).
+    pub(crate) tied: bool,
     pub(crate) parent: ParentRecord,
     /// The parent's default start method, if it chose one: the child's processes use it too.
     start_method: Option<StartMethod>,
@@ -277,12 +301,13 @@ impl Bootstrap {
         self.call.fds()
     }
 
-    pub(crate) fn new(info: &ChildInfo, call: Call) -> Bootstrap {
+    pub(crate) fn new(info: &ChildInfo, call: Call, tied: bool) -> Bootstrap {
         Bootstrap {
             check: build_check(),
             name: info.name.clone(),
             identity: info.identity.clone(),
             daemon: info.daemon,
+            tied,
             parent: process::parent_record(),
             start_method: context::chosen_start_method(),
             call,
@@ -354,7 +379,7 @@ pub(crate) fn spawn(bootstrap: &Bootstrap) -> Result<libc::pid_t> {
     // A daemon dies with its parent, as under fork (see `process::tie_to_parent`); the signal
     // set before `exec` survives it.
     let parent = unistd::getpid();
-    let tie = bootstrap.daemon && unistd::gettid() == parent;
+    let tie = bootstrap.tied && unistd::gettid() == parent;
     // SAFETY: the closure runs in the forked child before `exec`; it only calls `fcntl` (through
     // `set_cloexec`), `prctl` and `getppid`, which are async-signal-safe, and reads `keep`, which
     // was allocated before the fork and is not freed or resized in the child.

@@ -13,7 +13,7 @@ use std::time::Duration;
 use common::{test, Test};
 use multiprocessing::{
     current_process, freeze_support, get_context, parent_process, Barrier, Connection, Context, DictProxy,
-    Lock, Manager, Pipe, Process, Queue, Value,
+    Lock, Pipe, Process, Queue, Value,
 };
 
 fn ctx(method: &str) -> Context {
@@ -217,7 +217,8 @@ fn fill_dict(d: DictProxy<String, i64>) {
 }
 
 fn manager_dict_in_children(ctx: Context) {
-    let manager = Manager::new().unwrap();
+    // The server itself is started with the context's method too.
+    let manager = ctx.manager().unwrap();
     let d: DictProxy<String, i64> = manager.dict().unwrap();
     let mut children: Vec<Process> = (0..2).map(|_| ctx.process(fill_dict, d.clone())).collect();
     for p in &mut children {
