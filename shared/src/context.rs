@@ -1,28 +1,12 @@
 //! Start methods and contexts: [`get_context`], [`set_start_method`], [`get_start_method`],
 //! [`Context`] (CPython's `Lib/multiprocessing/context.py`).
 //!
-//! A start method is how a child process begins:
-//! - `fork`: the child is a copy of the parent made by `fork(2)`, and runs its target at once.
-//!   The default on Linux, as in CPython before 3.14. Fast, but a parent with other threads can
-//!   hand its child a lock held forever (see the "Fork safety" section of [`Process`]).
-//! - `spawn`: the child is a fresh run of the same executable; [`freeze_support`] (called first
-//!   in `main`) turns it into the child, which receives its target and arguments encoded by the
-//!   codec (as CPython's child unpickles them). Safe from any parent; costs an `exec`.
-//! - `forkserver`: a single-threaded server process, started on first use, forks each child on
-//!   request. Safe from a multi-threaded parent, and cheaper than `spawn` once the server runs.
-//!   CPython 3.14's default on Linux.
-//!
-//! What each costs, measured on the 2-core development machine (release build, starting and
-//! joining a process with an empty target, averaged over 200 runs; CPython 3.11 on the same
-//! machine in parentheses): `fork` 0.45 to 0.8 ms (6.3 ms), `spawn` 1.8 to 2.2 ms (104 ms),
-//! `forkserver` 0.22 to 0.29 ms once its server runs (13 ms). A forkserver child is the cheapest
-//! here because the server is small: `fork` copies the page tables of whoever forks.
+//! The public explanation of the start methods is on [`StartMethod`] (this module is
+//! private; its items are re-exported at the crate root).
 //!
 //! [`Process::new`] uses the default start method (the one [`set_start_method`] chose, `fork`
 //! otherwise); a [`Context`] makes processes and pools that use its own method, whatever the
 //! default is, as CPython's `get_context("spawn").Process(...)` does.
-//!
-//! [`freeze_support`]: crate::freeze_support
 
 use std::fmt;
 use std::str::FromStr;
@@ -41,7 +25,33 @@ use crate::sharedctypes::{Array, Element, Value};
 use crate::synchronize::{Lock, RLock, Semaphore};
 
 /// How a child process begins: by `fork`, by re-executing the program (`spawn`), or by asking a
-/// fork server (`forkserver`). See the [module docs](self) of [`get_context`].
+/// fork server (`forkserver`). Choose it for the whole program with [`set_start_method`], or for
+/// some processes with [`get_context`].
+///
+/// - `fork`: the child is a copy of the parent made by `fork(2)`, and runs its target at once.
+///   The default on Linux, as in CPython before 3.14. Fast, but a parent with other threads can
+///   hand its child a lock held forever (see the "Fork safety" section of [`Process`]).
+/// - `spawn`: the child is a fresh run of the same executable; [`freeze_support`] (called first
+///   in `main`) turns it into the child, which receives its target and arguments encoded by the
+///   codec (as CPython's child unpickles them). Safe from any parent; costs an `exec`.
+/// - `forkserver`: a single-threaded server process, started on first use, forks each child on
+///   request. Safe from a multi-threaded parent, and cheaper than `spawn` once the server runs.
+///   CPython 3.14's default on Linux.
+///
+/// What each costs, measured on the 2-core development machine (release build, starting and
+/// joining a process with an empty target, averaged over 200 runs; CPython 3.11 on the same
+/// machine in parentheses): `fork` 0.45 to 0.8 ms (6.3 ms), `spawn` 1.8 to 2.2 ms (104 ms),
+/// `forkserver` 0.22 to 0.29 ms once its server runs (13 ms). A forkserver child is the cheapest
+/// here because the server is small: `fork` copies the page tables of whoever forks.
+///
+/// What reaches a `spawn` or `forkserver` child: its target (a `fn`, found by its offset in
+/// the executable, which is the same program) and its arguments, encoded by the codec. Objects
+/// that stand for an OS resource ([`Connection`], [`Lock`], [`Value`], [`Array`], [`Queue`],
+/// the other locks, manager proxies, a `Barrier` with its action) cross as their descriptors,
+/// which the child inherits at the same numbers. A static of the parent does not cross (the
+/// child's is fresh), and the runtime's closures cannot: they only run under `fork`.
+///
+/// [`freeze_support`]: crate::freeze_support
 ///
 /// # Examples
 ///
