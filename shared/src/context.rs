@@ -71,7 +71,10 @@ pub enum StartMethod {
     /// The child re-executes the program, and [`freeze_support`](crate::freeze_support) runs
     /// its target.
     Spawn,
-    /// A single-threaded fork server forks the child.
+    /// A single-threaded fork server forks the child. The child is the server's child:
+    /// [`parent_process`](crate::parent_process) still names the process that started it, but
+    /// its operating-system parent (`getppid`) is the server, which reaps it and reports its
+    /// exit code to the parent.
     Forkserver,
 }
 

@@ -1316,6 +1316,12 @@ pub fn cpu_count() -> usize {
 /// parent's `main` again; that child is refused at its first [`Process::start`] (or `Pool`)
 /// with an error that says to add this call, instead of spawning children without end.
 ///
+/// Call it before anything else, in particular before any thread starts: the fork server is
+/// a run of the program that this call takes over, and it must be single-threaded to fork
+/// safely. A program whose `main` is not yours (libtest's `#[test]` harness) cannot call it
+/// first, so its tests should use `fork`, or be a `harness = false` test binary whose `main`
+/// calls it.
+///
 /// # Examples
 ///
 /// ```
