@@ -527,6 +527,55 @@ fn forked_child_shares_the_forkserver() {
     assert_eq!(Some(parent_pid), p.pid());
 }
 
+/// Our children that the runtime does not list: the fork server.
+fn unlisted_children() -> Vec<i32> {
+    let listed: Vec<i32> = multiprocessing::active_children()
+        .iter()
+        .map(|c| c.pid())
+        .collect();
+    let me = std::process::id();
+    let children = std::fs::read_to_string(format!("/proc/{me}/task/{me}/children")).unwrap();
+    children
+        .split_whitespace()
+        .map(|pid| pid.parse().unwrap())
+        .filter(|pid| !listed.contains(pid))
+        .collect()
+}
+
+/// A fork server killed under a running child: joining that child is a clear error (its exit
+/// code is lost with the server), and the next start gets a new server.
+fn a_dead_forkserver_is_a_clear_error_and_is_replaced() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::sys::wait::waitpid;
+    use nix::unistd::Pid;
+    // The orphaned child comes to us, so that we can reap it (PID 1 here reaps late).
+    nix::sys::prctl::set_child_subreaper(true).unwrap();
+    let ctx = ctx("forkserver");
+    let mut p = ctx.process(sleep_ms, 60_000);
+    p.start().unwrap();
+    let child = p.pid().unwrap();
+    let servers = unlisted_children();
+    assert_eq!(servers.len(), 1, "one fork server: {servers:?}");
+    kill(Pid::from_raw(servers[0]), Signal::SIGKILL).unwrap();
+    let err = p.join().unwrap_err().to_string();
+    assert!(err.contains("fork server") && err.contains(p.name()), "{err}");
+    // The child itself runs on (adopted by us); end it.
+    kill(Pid::from_raw(child), Signal::SIGKILL).unwrap();
+    common::eventually(
+        Duration::from_secs(20),
+        "the orphan is adopted and reaped",
+        || {
+            waitpid(Pid::from_raw(child), Some(nix::sys::wait::WaitPidFlag::WNOHANG))
+                .is_ok_and(|s| s != nix::sys::wait::WaitStatus::StillAlive)
+        },
+    );
+    // A new server takes the dead one's place.
+    assert_eq!(run(ctx.process(noop, ())), Some(0));
+    let now = unlisted_children();
+    assert_eq!(now.len(), 1);
+    assert_ne!(now[0], servers[0]);
+}
+
 /// The helper program a test runs: this binary with `MP_START_METHODS_HELPER=<mode>`.
 const HELPER_VAR: &str = "MP_START_METHODS_HELPER";
 
@@ -592,6 +641,10 @@ fn main() -> ExitCode {
         missing_freeze_support_under_forkserver,
     ));
     tests.push(test("start_method_is_inherited", start_method_is_inherited));
+    tests.push(test(
+        "a_dead_forkserver_is_a_clear_error_and_is_replaced",
+        a_dead_forkserver_is_a_clear_error_and_is_replaced,
+    ));
     tests.push(test(
         "forked_child_shares_the_forkserver",
         forked_child_shares_the_forkserver,
