@@ -20,9 +20,9 @@ use crate::error::{Error, Result};
 use crate::managers::Manager;
 use crate::pool::{Pool, PoolBuilder};
 use crate::process::Process;
-use crate::queues::Queue;
+use crate::queues::{JoinableQueue, Queue, SimpleQueue};
 use crate::sharedctypes::{Array, Element, Value};
-use crate::synchronize::{Lock, RLock, Semaphore};
+use crate::synchronize::{Barrier, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore};
 
 /// How a child process begins: by `fork`, by re-executing the program (`spawn`), or by asking a
 /// fork server (`forkserver`). Choose it for the whole program with [`set_start_method`], or for
@@ -505,5 +505,109 @@ impl Context {
     /// ```
     pub fn manager(&self) -> Result<Manager> {
         Manager::new_with(Some(self.method))
+    }
+
+    /// A [`BoundedSemaphore`] (Python's `ctx.BoundedSemaphore(value)`).
+    ///
+    /// # Errors
+    /// As [`BoundedSemaphore::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = multiprocessing::get_context("forkserver")?.bounded_semaphore(1)?;
+    /// drop(sem.acquire());
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn bounded_semaphore(&self, value: u32) -> Result<BoundedSemaphore> {
+        BoundedSemaphore::new(value)
+    }
+
+    /// An [`Event`] (Python's `ctx.Event()`).
+    ///
+    /// # Errors
+    /// As [`Event::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = multiprocessing::get_context("spawn")?.event()?;
+    /// event.set();
+    /// assert!(event.is_set());
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn event(&self) -> Result<Event> {
+        Event::new()
+    }
+
+    /// A [`Condition`] over its own [`RLock`] (Python's `ctx.Condition()`).
+    ///
+    /// # Errors
+    /// As [`Condition::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cond = multiprocessing::get_context("spawn")?.condition()?;
+    /// drop(cond.acquire());
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn condition(&self) -> Result<Condition> {
+        Condition::new()
+    }
+
+    /// A [`Barrier`] for `parties` processes (Python's `ctx.Barrier(parties)`).
+    ///
+    /// # Errors
+    /// As [`Barrier::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let barrier = multiprocessing::get_context("spawn")?.barrier(1)?;
+    /// assert_eq!(barrier.wait()?, 0);
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn barrier(&self, parties: u32) -> Result<Barrier> {
+        Barrier::new(parties)
+    }
+
+    /// A [`SimpleQueue`] (Python's `ctx.SimpleQueue()`).
+    ///
+    /// # Errors
+    /// As [`SimpleQueue::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = multiprocessing::get_context("spawn")?.simple_queue::<u32>()?;
+    /// q.put(&7)?;
+    /// assert_eq!(q.get()?, 7);
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn simple_queue<T: Serialize + DeserializeOwned>(&self) -> Result<SimpleQueue<T>> {
+        SimpleQueue::new()
+    }
+
+    /// A [`JoinableQueue`] (Python's `ctx.JoinableQueue(maxsize)`).
+    ///
+    /// # Errors
+    /// As [`JoinableQueue::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = multiprocessing::get_context("spawn")?.joinable_queue::<u32>(0)?;
+    /// q.put(&7)?;
+    /// assert_eq!(q.get()?, 7);
+    /// q.task_done()?;
+    /// q.join();
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn joinable_queue<T: Serialize + DeserializeOwned>(
+        &self,
+        maxsize: usize,
+    ) -> Result<JoinableQueue<T>> {
+        JoinableQueue::new(maxsize)
     }
 }
