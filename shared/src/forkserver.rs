@@ -7,8 +7,14 @@
 //! [`freeze_support`](crate::freeze_support) sees [`SERVER_VAR`] and becomes the server before
 //! `main` does anything: the server is single-threaded and has none of the parent's locks, so
 //! forking it is always safe. It ignores `SIGINT`, as CPython's does (a Ctrl-C for the program
-//! must not end it), and exits when the last process that can reach it (the parent and the
+//! must not end it). The parent stops and reaps it at its normal exit, after joining its
+//! children; otherwise it exits when the last process that can reach it (the parent and the
 //! parent's forked children, which hold the control socket) has gone.
+//!
+//! We spawn the server rather than fork it from the parent at a moment we hope is
+//! single-threaded: a spawned server is single-threaded whatever the parent was doing. Its
+//! control socket is an inherited socket pair, not a named socket as CPython's (which needs an
+//! authkey to keep strangers out): only the parent and its forked children can reach it.
 //!
 //! # A request
 //! The parent makes a stream socket pair for the child and sends one end to the server over the
