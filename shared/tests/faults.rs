@@ -88,7 +88,10 @@ fn pool_worker_killed_mid_map_100_times() {
                 let text = e.to_string();
                 assert!(matches!(e, Error::Remote(_)), "round {round}: {e:?}");
                 assert!(
-                    text.contains("Pool(4): worker ForkPoolWorker-")
+                    // ForkPoolWorker-N, SpawnPoolWorker-N or ForkServerPoolWorker-N, after the
+                    // start method the suite runs under (MP_TEST_START_METHOD).
+                    text.contains("Pool(4): worker ")
+                        && text.contains("PoolWorker-")
                         && text.contains("was killed by SIGKILL while running task "),
                     "round {round}: {text}"
                 );
