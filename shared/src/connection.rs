@@ -12,13 +12,17 @@
 //! into payloads by the crate's [`codec`](crate::codec); [`Connection::send_bytes`] and
 //! [`Connection::recv_bytes`] move raw payloads.
 //!
-//! Reading is exact: a `recv` reads one header and one payload and never a byte more, so
-//! several processes may take turns reading one connection (under a lock), and a forked child
-//! never inherits half-read data.
+//! Reading is buffered for small messages and exact for big ones: a `recv` reads whatever is
+//! waiting, up to 4 KiB, with one system call, so a small message (header and
+//! payload) usually costs one `read`; bytes of the messages after it stay in the `Connection`
+//! for the next `recv`. A payload that does not fit is read straight into its own buffer, up to
+//! its last byte and no further. A connection with a second reader (made by
+//! [`Connection::try_clone`]) reads exactly: one header and one payload, never a byte more.
 
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -34,9 +38,14 @@ pub const DEFAULT_MAX_MESSAGE_SIZE: u64 = 1 << 30;
 /// The escape value of the 4-byte header: an 8-byte length follows.
 const LONG_HEADER: u32 = u32::MAX;
 
-/// Payloads up to this size are sent with their header in one write, and received into a
-/// buffer on the stack.
+/// Payloads up to this size are copied behind their header and sent with one `send`; longer
+/// ones go out with one `sendmsg` of the header and the payload where they are.
 const SMALL: usize = 256;
+
+/// How much one `read` may take in: a frame that fits (header and payload) is decoded where it
+/// landed, and whatever came after it waits in the connection for the next `recv`. Allocated
+/// on a connection's first `recv`.
+const READ_AHEAD: usize = 4096;
 
 /// A payload longer than this is read into a buffer that grows as its bytes arrive (doubling),
 /// so a header that lies about the length costs no more memory than the bytes really sent,
@@ -102,9 +111,22 @@ pub fn Pipe(duplex: bool) -> Result<(Connection, Connection)> {
 /// # Framing
 /// Every message is a frame: a 4-byte little-endian length, then the payload; a payload of
 /// `0xFFFF_FFFF` bytes or more has the escape `0xFFFF_FFFF` followed by an 8-byte length (CPython
-/// does the same with a big-endian length and `-1`). Reading is exact: a `recv` reads one
-/// header and one payload and never a byte more, so several processes may take turns reading
-/// one connection (under a lock), and a forked child never inherits half-read data.
+/// does the same with a big-endian length and `-1`).
+///
+/// # Reading ahead
+/// A `recv` reads whatever is waiting, up to 4 KiB, with one system call: a small message costs
+/// one `read`, and when the peer sent several messages back to back, the ones after it wait in
+/// this `Connection`, so the next `recv` makes no system call at all;
+/// [`poll`](Connection::poll) counts them. A payload that does not fit is read straight into its
+/// own buffer, up to its last byte and no further. Two consequences:
+/// - To share one channel between readers (processes taking turns under a lock), give each its
+///   own [`try_clone`](Connection::try_clone): a clone, and the connection it was cloned from,
+///   read exactly (one header and one payload, never a byte more), so no reader holds messages
+///   that another is waiting for. A `Connection` moved into a child by
+///   [`Process::new`](crate::Process::new) takes what it read ahead with it (the parent's copy is
+///   closed when the child starts), so nothing is lost or read twice.
+/// - Waiting on the descriptor yourself ([`AsFd`] with `poll` or `epoll`) does not see messages
+///   already read ahead: ask [`poll`](Connection::poll), or keep receiving while it says true.
 ///
 /// # Errors a receiver sees
 /// - The peer closed its end (or exited) between messages: [`Error::Eof`], Python's `EOFError`.
@@ -134,8 +156,9 @@ pub fn Pipe(duplex: bool) -> Result<(Connection, Connection)> {
 /// # Passing to a process
 /// Under `fork` a `Connection` passed to [`Process::new`](crate::Process::new) is simply
 /// inherited. It also implements `Serialize`/`Deserialize` for the `spawn` start method
-/// (issue 7): it serializes its descriptor number, and deserializing adopts that inherited
-/// descriptor, taking ownership of it. Deserialize a connection only in the process that
+/// (issue 7): it serializes its descriptor number (and the bytes it has read ahead, which
+/// the new process receives first), and deserializing adopts that inherited descriptor, taking
+/// ownership of it. Deserialize a connection only in the process that
 /// inherited the descriptor, and only once.
 ///
 /// # Examples
@@ -161,6 +184,38 @@ pub struct Connection {
     max_message_size: AtomicU64,
     /// Whether we already tried to enlarge this pipe for big messages.
     enlarged: AtomicBool,
+    /// Read exactly, without reading ahead: set once the descriptor has a second reader.
+    exact: AtomicBool,
+    /// Bytes read from the descriptor and not yet returned. Held for the whole of a `recv`.
+    input: Mutex<ReadBuf>,
+}
+
+/// The read-ahead buffer: `data[start..end]` is what came in and was not returned yet, always
+/// the beginning of a frame (between `recv`s).
+#[derive(Default)]
+struct ReadBuf {
+    data: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl ReadBuf {
+    fn buffered(&self) -> usize {
+        self.end - self.start
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.end {
+            // Empty: the next read may use the whole buffer.
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    fn clear(&mut self) {
+        self.consume(self.buffered());
+    }
 }
 
 impl Connection {
@@ -172,6 +227,8 @@ impl Connection {
             socket,
             max_message_size: AtomicU64::new(DEFAULT_MAX_MESSAGE_SIZE),
             enlarged: AtomicBool::new(false),
+            exact: AtomicBool::new(false),
+            input: Mutex::new(ReadBuf::default()),
         }
     }
 
@@ -239,16 +296,10 @@ impl Connection {
     /// # Ok::<(), multiprocessing::Error>(())
     /// ```
     pub fn recv<T: DeserializeOwned>(&self) -> Result<T> {
-        self.check_readable()?;
-        let len = self.read_header()?;
-        if len <= SMALL as u64 {
-            let mut small = [0u8; SMALL];
-            let payload = &mut small[..len as usize];
-            self.read_payload(payload)?;
-            return Ok(codec::decode(payload)?);
-        }
-        let payload = self.read_big_payload(len)?;
-        Ok(codec::decode(&payload)?)
+        Ok(self.recv_frame(
+            |payload| codec::decode(payload),
+            |payload| codec::decode(&payload),
+        )??)
     }
 
     /// Sends `buf` as one message, as is.
@@ -276,9 +327,9 @@ impl Connection {
             frame[head..head + buf.len()].copy_from_slice(buf);
             return self.write_frame_data(&frame[..head + buf.len()], len);
         }
-        // A big payload is not worth copying to save one system call.
-        self.write_frame_data(&header[start..], len)?;
-        self.write_frame_data(buf, len)
+        // A big payload is not worth copying: the header and the payload leave in one
+        // `sendmsg`/`writev` from where they are.
+        self.write_frame_parts(&header[start..], buf, len)
     }
 
     /// Receives one message as raw bytes. Blocks until a whole message is there.
@@ -301,9 +352,7 @@ impl Connection {
     /// # Ok::<(), multiprocessing::Error>(())
     /// ```
     pub fn recv_bytes(&self) -> Result<Vec<u8>> {
-        self.check_readable()?;
-        let len = self.read_header()?;
-        self.read_big_payload(len)
+        self.recv_frame(<[u8]>::to_vec, |payload| payload)
     }
 
     /// Waits until there is something to read, or at most `timeout` (`None` waits forever).
@@ -326,7 +375,22 @@ impl Connection {
     /// ```
     pub fn poll(&self, timeout: Option<Duration>) -> Result<bool> {
         self.check_readable()?;
+        // What was read ahead is there to receive, whatever the descriptor says.
+        if self.has_buffered() {
+            return Ok(true);
+        }
         socket::poll_readable(self.fd.as_fd(), timeout).map_err(|e| self.os("poll", e))
+    }
+
+    /// Whether bytes read ahead are waiting in this connection, so the next `recv` starts
+    /// without a system call (no system call is made to find out). False while another thread
+    /// is in the middle of a `recv`.
+    pub(crate) fn has_buffered(&self) -> bool {
+        match self.input.try_lock() {
+            Ok(input) => input.buffered() > 0,
+            Err(std::sync::TryLockError::Poisoned(input)) => input.into_inner().buffered() > 0,
+            Err(std::sync::TryLockError::WouldBlock) => false,
+        }
     }
 
     /// Closes the connection (dropping it does the same). The peer's next `recv` returns
@@ -344,7 +408,9 @@ impl Connection {
         drop(self);
     }
 
-    /// A second connection over the same channel (a duplicated descriptor).
+    /// A second connection over the same channel (a duplicated descriptor). From then on
+    /// both read exactly, without reading ahead (see the type's docs), so they can take turns
+    /// receiving.
     ///
     /// # Errors
     /// [`Error::Os`] when the process is out of descriptors.
@@ -361,6 +427,10 @@ impl Connection {
     pub fn try_clone(&self) -> Result<Connection> {
         let fd = socket::dup(self.fd.as_fd()).map_err(|e| self.os("dup", e))?;
         let clone = Connection::new(fd, self.readable, self.writable, self.socket);
+        // Two readers of one channel: neither may take in bytes of a message meant for the
+        // other. (What this one already read ahead stays with it.)
+        self.exact.store(true, Ordering::Relaxed);
+        clone.exact.store(true, Ordering::Relaxed);
         clone.set_max_message_size(self.max_message_size());
         clone
             .enlarged
@@ -445,47 +515,35 @@ impl Connection {
         })
     }
 
-    /// Reads a frame header and returns the payload length.
-    fn read_header(&self) -> Result<u64> {
-        let mut short = [0u8; 4];
-        let got = socket::read_full(self.fd.as_fd(), &mut short).map_err(|e| self.os("recv", e))?;
-        if got == 0 {
-            return Err(Error::Eof(format!("{self:?}: the peer has closed its end")));
+    /// Writes a frame in two parts (header and payload) with one system call where it can.
+    fn write_frame_parts(&self, header: &[u8], payload: &[u8], len: u64) -> Result<()> {
+        if !self.socket && len > 65536 && !self.enlarged.swap(true, Ordering::Relaxed) {
+            let _ = socket::set_pipe_size(self.fd.as_fd(), BIG_PIPE);
         }
-        if got < 4 {
-            return Err(self.truncated(got as u64, 4));
-        }
-        let len = u32::from_le_bytes(short);
-        if len != LONG_HEADER {
-            return Ok(u64::from(len));
-        }
-        let mut long = [0u8; 8];
-        let got = socket::read_full(self.fd.as_fd(), &mut long).map_err(|e| self.os("recv", e))?;
-        if got < 8 {
-            return Err(self.truncated(4 + got as u64, 12));
-        }
-        Ok(u64::from_le_bytes(long))
+        socket::write_two_all(self.fd.as_fd(), header, payload, self.socket).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                self.os("send (the peer has closed its end)", e)
+            } else {
+                self.os("send", e)
+            }
+        })
     }
 
-    fn truncated(&self, got: u64, of: u64) -> Error {
-        Error::Eof(format!(
-            "{self:?}: truncated frame: the peer closed its end after {got} of {of} bytes of a message"
-        ))
+    fn input(&self) -> MutexGuard<'_, ReadBuf> {
+        // The buffer is consistent between system calls, so a panic elsewhere leaves it usable.
+        self.input.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn read_payload(&self, buf: &mut [u8]) -> Result<()> {
-        let got = socket::read_full(self.fd.as_fd(), buf).map_err(|e| self.os("recv", e))?;
-        if got < buf.len() {
-            return Err(self.truncated(got as u64, buf.len() as u64));
-        }
-        Ok(())
-    }
-
-    /// Reads a `len`-byte payload into a new vector, after checking `len` against the maximum.
-    fn read_big_payload(&self, len: u64) -> Result<Vec<u8>> {
+    /// Receives one frame and hands its payload to `small` (a slice of the read-ahead buffer)
+    /// or `big` (a vector of its own, filled without an extra copy).
+    fn recv_frame<R>(&self, small: impl FnOnce(&[u8]) -> R, big: impl FnOnce(Vec<u8>) -> R) -> Result<R> {
+        self.check_readable()?;
+        let mut input = self.input();
+        let (head, len) = self.read_header(&mut input)?;
         let max = self.max_message_size();
         if len > max {
-            let skipped = match self.skip(len) {
+            input.consume(head);
+            let skipped = match self.skip(&mut input, len) {
                 Ok(()) => "it was skipped".to_string(),
                 Err(e) => format!("skipping it failed: {e}"),
             };
@@ -500,20 +558,102 @@ impl Connection {
                 ),
             ));
         }
+        if len <= (READ_AHEAD - head) as u64 {
+            // `len` fits in the buffer, hence in a usize.
+            let frame = head + len as usize;
+            let got = self.fill(&mut input, frame)?;
+            if got < frame {
+                input.clear();
+                return Err(self.truncated((got - head) as u64, len));
+            }
+            let payload = input.start + head..input.start + frame;
+            let out = small(&input.data[payload]);
+            input.consume(frame);
+            return Ok(out);
+        }
+        input.consume(head);
+        // Everything buffered belongs to this payload, which is longer than the buffer.
+        let have = input.start..input.end;
+        let payload = self.read_big_payload(&input.data[have], len);
+        input.clear();
+        Ok(big(payload?))
+    }
+
+    /// Makes `need` bytes (at most `READ_AHEAD`) buffered, reading as much as is waiting
+    /// (exactly what is missing once the connection is shared). Returns how many bytes are
+    /// buffered: fewer than `need` only at end of file.
+    fn fill(&self, input: &mut ReadBuf, need: usize) -> Result<usize> {
+        if input.data.is_empty() {
+            input.data = vec![0; READ_AHEAD];
+        }
+        if input.start + need > input.data.len() {
+            let ReadBuf { data, start, end } = input;
+            data.copy_within(*start..*end, 0);
+            *end -= *start;
+            *start = 0;
+        }
+        let exact = self.exact.load(Ordering::Relaxed);
+        while input.buffered() < need {
+            let limit = if exact {
+                input.start + need
+            } else {
+                input.data.len()
+            };
+            let end = input.end;
+            let n = socket::read_some(self.fd.as_fd(), &mut input.data[end..limit])
+                .map_err(|e| self.os("recv", e))?;
+            if n == 0 {
+                break;
+            }
+            input.end += n;
+        }
+        Ok(input.buffered())
+    }
+
+    /// Reads a frame header into the buffer and returns its size and the payload length. The
+    /// header stays buffered.
+    fn read_header(&self, input: &mut ReadBuf) -> Result<(usize, u64)> {
+        let got = self.fill(input, 4)?;
+        if got == 0 {
+            return Err(Error::Eof(format!("{self:?}: the peer has closed its end")));
+        }
+        if got < 4 {
+            input.clear();
+            return Err(self.truncated(got as u64, 4));
+        }
+        let at = input.start;
+        let short = u32::from_le_bytes(input.data[at..at + 4].try_into().expect("4 bytes"));
+        if short != LONG_HEADER {
+            return Ok((4, u64::from(short)));
+        }
+        let got = self.fill(input, 12)?;
+        if got < 12 {
+            input.clear();
+            return Err(self.truncated(got as u64, 12));
+        }
+        let at = input.start;
+        let long = u64::from_le_bytes(input.data[at + 4..at + 12].try_into().expect("8 bytes"));
+        Ok((12, long))
+    }
+
+    fn truncated(&self, got: u64, of: u64) -> Error {
+        Error::Eof(format!(
+            "{self:?}: truncated frame: the peer closed its end after {got} of {of} bytes of a message"
+        ))
+    }
+
+    /// Reads the rest of a `len`-byte payload (`len` within the maximum) whose first bytes,
+    /// `have`, were read ahead, into a new vector. Reads exactly to the payload's end.
+    fn read_big_payload(&self, have: &[u8], len: u64) -> Result<Vec<u8>> {
         let len =
             usize::try_from(len).map_err(|_| self.os("recv", std::io::ErrorKind::OutOfMemory.into()))?;
-        if len <= GROW_FROM {
-            // Zeroed memory for a big buffer comes straight from fresh pages, so this costs no
-            // pass.
-            let mut payload = vec![0u8; len];
-            self.read_payload(&mut payload)?;
-            return Ok(payload);
-        }
         // Trust the header only as far as the bytes that really came: a peer that announces a
         // gigabyte and sends nothing costs 16 MiB, not a gigabyte (nor an abort if the
-        // allocation fails).
-        let mut payload = vec![0u8; GROW_FROM];
-        let mut filled = 0;
+        // allocation fails). Zeroed memory for a big buffer comes straight from fresh pages,
+        // so this costs no pass.
+        let mut payload = vec![0u8; len.min(GROW_FROM)];
+        payload[..have.len()].copy_from_slice(have);
+        let mut filled = have.len();
         loop {
             let got =
                 socket::read_full(self.fd.as_fd(), &mut payload[filled..]).map_err(|e| self.os("recv", e))?;
@@ -528,10 +668,14 @@ impl Connection {
         }
     }
 
-    /// Reads and discards `len` bytes, so the stream is at the next frame again.
-    fn skip(&self, mut len: u64) -> Result<()> {
-        let mut sink = [0u8; 16384];
+    /// Discards a `len`-byte payload, the buffered part first, so the stream is at the next
+    /// frame again. Reads exactly to the payload's end.
+    fn skip(&self, input: &mut ReadBuf, len: u64) -> Result<()> {
+        let buffered = input.buffered().min(usize::try_from(len).unwrap_or(usize::MAX));
+        input.consume(buffered);
         let total = len;
+        let mut len = len - buffered as u64;
+        let mut sink = [0u8; 16384];
         while len > 0 {
             let want = usize::try_from(len).unwrap_or(usize::MAX).min(sink.len());
             let n = socket::read_some(self.fd.as_fd(), &mut sink[..want]).map_err(|e| self.os("recv", e))?;
@@ -596,6 +740,9 @@ struct Wire {
     readable: bool,
     writable: bool,
     max_message_size: u64,
+    exact: bool,
+    /// What the sender had read ahead and not yet returned: the receiver's first messages.
+    pending: Vec<u8>,
 }
 
 impl Serialize for Connection {
@@ -607,6 +754,11 @@ impl Serialize for Connection {
             readable: self.readable,
             writable: self.writable,
             max_message_size: self.max_message_size(),
+            exact: self.exact.load(Ordering::Relaxed),
+            pending: {
+                let input = self.input();
+                input.data[input.start..input.end].to_vec()
+            },
         }
         .serialize(serializer)
     }
@@ -615,10 +767,23 @@ impl Serialize for Connection {
 impl<'de> Deserialize<'de> for Connection {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
         let wire = Wire::deserialize(deserializer)?;
+        if wire.pending.len() > READ_AHEAD {
+            return Err(serde::de::Error::custom(format!(
+                "a connection with {} bytes read ahead (at most {READ_AHEAD} can be)",
+                wire.pending.len()
+            )));
+        }
         let fd = socket::adopt_inherited(wire.fd).map_err(serde::de::Error::custom)?;
         let socket = socket::is_socket(fd.as_fd());
         let conn = Connection::new(fd, wire.readable, wire.writable, socket);
         conn.set_max_message_size(wire.max_message_size);
+        conn.exact.store(wire.exact, Ordering::Relaxed);
+        if !wire.pending.is_empty() {
+            let mut input = conn.input();
+            input.end = wire.pending.len();
+            input.data = wire.pending;
+            input.data.resize(READ_AHEAD, 0);
+        }
         Ok(conn)
     }
 }

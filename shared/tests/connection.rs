@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::fd::{IntoRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
@@ -270,8 +270,113 @@ fn serde_path_adopts_the_descriptor() {
     drop(adopted);
     assert!(matches!(b.recv::<u8>(), Err(Error::Eof(_))));
     // A descriptor number that is not open is refused.
-    let bogus = codec::encode(&(100_000i32, true, true, 10u64)).unwrap();
-    assert!(codec::decode::<Connection>(&bogus).is_err());
+    let bogus = codec::encode(&(100_000i32, true, true, 10u64, false, Vec::<u8>::new())).unwrap();
+    let err = codec::decode::<Connection>(&bogus).unwrap_err();
+    assert!(!err.to_string().contains("missing"), "{err}");
+
+    // Messages already read ahead travel with the serialized connection.
+    let (c, d) = Pipe(true).unwrap();
+    for i in 0..3u8 {
+        c.send(&i).unwrap();
+    }
+    assert_eq!(d.recv::<u8>().unwrap(), 0); // reads all three frames in one go
+    assert!(!c.poll(Some(Duration::ZERO)).unwrap());
+    let bytes = codec::encode(&d).unwrap();
+    let _ = OwnedFd::from(d).into_raw_fd();
+    let adopted: Connection = codec::decode(&bytes).unwrap();
+    assert!(adopted.poll(Some(Duration::ZERO)).unwrap());
+    assert_eq!(adopted.recv::<u8>().unwrap(), 1);
+    assert_eq!(adopted.recv::<u8>().unwrap(), 2);
+    drop(c);
+    assert!(matches!(adopted.recv::<u8>(), Err(Error::Eof(_))));
+}
+
+/// Messages sent back to back are read ahead: all arrive in order, intact, whatever their
+/// sizes (headers and payloads cut by the 4 KiB read-ahead buffer at every offset), and `poll`
+/// reports what was read ahead even though the socket itself is empty.
+fn read_ahead_keeps_messages_whole_and_poll_sees_them() {
+    fn sender((conn, sizes): (Connection, Vec<usize>)) {
+        for (i, &len) in sizes.iter().enumerate() {
+            conn.send_bytes(&pattern(len, i as u8)).unwrap();
+        }
+        conn.send(&sample(5)).unwrap();
+    }
+    let mut sizes: Vec<usize> = (0..400).map(|i| (i * 37) % 300).collect();
+    sizes.extend([
+        4092,
+        4093,
+        4096,
+        5000,
+        0,
+        1,
+        100_000,
+        3,
+        17 << 20,
+        2,
+        4091,
+        64 << 10,
+    ]);
+    sizes.extend((0..300).map(|i| (i * 53) % 1100));
+    let (a, b) = Pipe(true).unwrap();
+    let mut p = Process::new(sender, (b, sizes.clone()));
+    p.start().unwrap();
+    for (i, &len) in sizes.iter().enumerate() {
+        let got = a.recv_bytes().unwrap();
+        assert!(got == pattern(len, i as u8), "message {i} of {len} bytes differs");
+    }
+    assert_eq!(a.recv::<Task>().unwrap(), sample(5));
+    assert!(matches!(a.recv_bytes(), Err(Error::Eof(_))));
+    p.join().unwrap();
+
+    let (a, b) = Pipe(true).unwrap();
+    for i in 0..3u64 {
+        a.send(&i).unwrap();
+    }
+    assert_eq!(b.recv::<u64>().unwrap(), 0);
+    // The other two were read ahead with the first: the socket has nothing left...
+    let mut probe = [0u8; 1];
+    let raw = UnixStream::from(OwnedFd::from(b.try_clone().unwrap()));
+    raw.set_nonblocking(true).unwrap();
+    assert!((&raw).read(&mut probe).is_err(), "the socket still held data");
+    // ...yet poll says a message is there, and it is.
+    assert!(b.poll(Some(Duration::ZERO)).unwrap());
+    assert_eq!(b.recv::<u64>().unwrap(), 1);
+    assert!(b.poll(None).unwrap());
+    assert_eq!(b.recv::<u64>().unwrap(), 2);
+    assert!(!b.poll(Some(Duration::ZERO)).unwrap());
+}
+
+/// Two readers of one channel (a connection and its clone) take turns: neither takes in a
+/// message meant for the other, in one process or across processes.
+fn clones_take_turns_without_reading_ahead() {
+    let (a, b) = Pipe(true).unwrap();
+    let b2 = b.try_clone().unwrap();
+    for i in 0..4u32 {
+        a.send(&i).unwrap();
+    }
+    assert_eq!(b2.recv::<u32>().unwrap(), 0);
+    assert_eq!(b.recv::<u32>().unwrap(), 1);
+    assert_eq!(b2.recv::<u32>().unwrap(), 2);
+    assert_eq!(b.recv::<u32>().unwrap(), 3);
+
+    // A child takes exactly one message of the 50 waiting and leaves; the parent gets the rest.
+    fn take_one((conn, report): (Connection, Connection)) {
+        let got: u32 = conn.recv().unwrap();
+        report.send(&got).unwrap();
+    }
+    let (a, b) = Pipe(true).unwrap();
+    let (report_rx, report_tx) = Pipe(false).unwrap();
+    for i in 0..50u32 {
+        a.send(&i).unwrap();
+    }
+    let mut p = Process::new(take_one, (b.try_clone().unwrap(), report_tx));
+    p.start().unwrap();
+    assert!(report_rx.poll(Some(Duration::from_secs(10))).unwrap());
+    assert_eq!(report_rx.recv::<u32>().unwrap(), 0);
+    p.join().unwrap();
+    for i in 1..50u32 {
+        assert_eq!(b.recv::<u32>().unwrap(), i);
+    }
 }
 
 fn main() -> std::process::ExitCode {
@@ -307,6 +412,14 @@ fn main() -> std::process::ExitCode {
         test(
             "serde_path_adopts_the_descriptor",
             serde_path_adopts_the_descriptor,
+        ),
+        test(
+            "read_ahead_keeps_messages_whole_and_poll_sees_them",
+            read_ahead_keeps_messages_whole_and_poll_sees_them,
+        ),
+        test(
+            "clones_take_turns_without_reading_ahead",
+            clones_take_turns_without_reading_ahead,
         ),
     ] as &[Test])
 }

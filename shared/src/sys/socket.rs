@@ -73,6 +73,51 @@ pub(crate) fn write_all(fd: BorrowedFd<'_>, mut buf: &[u8], socket: bool) -> io:
     Ok(())
 }
 
+/// Writes all of `first` then all of `second` with as few system calls as the kernel allows
+/// (one `sendmsg`/`writev` for both when the buffer has room), so a header and its payload
+/// leave together without being copied into one buffer first.
+pub(crate) fn write_two_all(
+    fd: BorrowedFd<'_>,
+    mut first: &[u8],
+    mut second: &[u8],
+    socket: bool,
+) -> io::Result<()> {
+    while !first.is_empty() {
+        let mut iov = [
+            libc::iovec {
+                iov_base: first.as_ptr().cast_mut().cast(),
+                iov_len: first.len(),
+            },
+            libc::iovec {
+                iov_base: second.as_ptr().cast_mut().cast(),
+                iov_len: second.len(),
+            },
+        ];
+        let n = retry_eintr(|| {
+            let n = if socket {
+                // SAFETY: an all-zero msghdr is valid (no name, no control data).
+                let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+                msg.msg_iov = iov.as_mut_ptr();
+                msg.msg_iovlen = iov.len();
+                // SAFETY: `msg` points at two iovecs that describe live, readable slices for
+                // the call's duration; the kernel only reads them.
+                cvt(unsafe { libc::sendmsg(fd.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) })?
+            } else {
+                // SAFETY: `iov` is two iovecs over live, readable slices; writev only reads them.
+                cvt(unsafe { libc::writev(fd.as_raw_fd(), iov.as_ptr(), 2) })?
+            };
+            Ok(n.unsigned_abs())
+        })?;
+        if n < first.len() {
+            first = &first[n..];
+        } else {
+            second = &second[n - first.len()..];
+            first = &[];
+        }
+    }
+    write_all(fd, second, socket)
+}
+
 /// Reads at most `buf.len()` bytes; `Ok(0)` means end of file.
 pub(crate) fn read_some(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     retry_eintr(|| {
