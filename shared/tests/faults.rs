@@ -292,18 +292,23 @@ fn sleeper(seconds: u64) {
 }
 
 /// The middle process: starts a daemon child (forked), a daemon child (spawned), a non-daemon
-/// child and a pool, reports their pids, and waits to be killed.
+/// child and a pool of forked workers, reports their pids, and waits to be killed.
+///
+/// The start methods are explicit, whatever `MP_TEST_START_METHOD` says: under `forkserver` a
+/// daemon is the fork server's child and dies with the server (see `Process`'s docs), and the
+/// killed middle's server would be an orphan this test cannot reap.
 fn middle(report: Connection) {
-    let mut daemon = Process::new(sleeper, 60).with_daemon(true);
+    let fork = get_context("fork").unwrap();
+    let mut daemon = fork.process(sleeper, 60).with_daemon(true);
     daemon.start().unwrap();
     let mut spawned = get_context("spawn")
         .unwrap()
         .process(sleeper, 60)
         .with_daemon(true);
     spawned.start().unwrap();
-    let mut plain = Process::new(sleeper, 60);
+    let mut plain = fork.process(sleeper, 60);
     plain.start().unwrap();
-    let pool = Pool::new(2).unwrap();
+    let pool = fork.pool(2).unwrap();
     // The workers are up and have asked for work.
     assert_eq!(pool.map(square, 0..4).unwrap(), [0, 1, 4, 9]);
     let mut pids = vec![
@@ -338,7 +343,7 @@ fn killed_parent_takes_its_daemons_and_workers() {
     let mut slowest = Duration::ZERO;
     for round in 0..ROUNDS {
         let (ours, theirs) = Pipe(false).unwrap();
-        let p = start(Process::new(middle, theirs));
+        let p = start(get_context("fork").unwrap().process(middle, theirs));
         assert!(
             ours.poll(Some(Duration::from_secs(30))).unwrap(),
             "round {round}: no report from the middle process"
@@ -372,7 +377,10 @@ fn killed_parent_takes_its_daemons_and_workers() {
 /// killed at once after starting a daemon leave no daemon behind.
 fn parent_killed_right_after_the_fork() {
     fn starter(report: Connection) {
-        let mut daemon = Process::new(sleeper, 60).with_daemon(true);
+        let mut daemon = get_context("fork")
+            .unwrap()
+            .process(sleeper, 60)
+            .with_daemon(true);
         daemon.start().unwrap();
         report.send(&daemon.pid().unwrap()).unwrap();
         std::thread::sleep(Duration::from_secs(60));
@@ -381,7 +389,7 @@ fn parent_killed_right_after_the_fork() {
     const ROUNDS: usize = 50;
     for round in 0..ROUNDS {
         let (ours, theirs) = Pipe(false).unwrap();
-        let p = start(Process::new(starter, theirs));
+        let p = start(get_context("fork").unwrap().process(starter, theirs));
         // Kill as soon as the daemon exists, which may be before it called prctl.
         assert!(ours.poll(Some(Duration::from_secs(30))).unwrap(), "round {round}");
         let daemon: i32 = ours.recv().unwrap();
