@@ -271,7 +271,8 @@ impl Process {
     /// started with (use [`set_daemon`](Process::set_daemon) for an error instead).
     ///
     /// A daemon process is terminated when its parent exits normally, and may not start
-    /// children of its own.
+    /// children of its own. Unlike CPython's, it is also killed when its parent dies without
+    /// exiting normally (SIGKILL, a crash): see "When the parent dies" on [`Process`].
     ///
     /// # Examples
     ///
