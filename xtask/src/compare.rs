@@ -7,8 +7,8 @@
 //! wall times compare optimised Rust with CPython. Each side runs with the example's `verify`
 //! time limit, in a process group of its own, from the workspace root.
 //!
-//! The outputs go side by side when both fit in half the terminal (`COLUMNS`, else 160
-//! columns), one after the other otherwise. The summary says, per ID, both wall times and whether
+//! The outputs go side by side when both fit in half the terminal (`COLUMNS`, else the
+//! terminal's width from `stty size`, else 160 columns), one after the other otherwise. The summary says, per ID, both wall times and whether
 //! each side's stdout matches `expected/<ID>.stdout` (the expected files are written to what the
 //! Python prints, so this checks that claim too). Without `python3` the Rust side still runs.
 
@@ -121,11 +121,7 @@ pub fn main(args: &[String]) -> anyhow::Result<bool> {
         Some(v) => eprintln!("compare: {v} (python3 on PATH)"),
         None => println!("compare: python3 NOT FOUND on PATH: showing the Rust side only"),
     }
-    let columns = std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .filter(|&c: &usize| c >= 40)
-        .unwrap_or(DEFAULT_COLUMNS);
+    let columns = terminal_columns();
 
     let mut summary = Vec::new();
     for e in &present {
@@ -177,6 +173,26 @@ pub fn main(args: &[String]) -> anyhow::Result<bool> {
         println!("did not run cleanly: {}", failed.join(" "));
     }
     Ok(failed.is_empty())
+}
+
+/// The terminal's width: `COLUMNS` if exported, else what `stty size` says of the controlling
+/// terminal, else [`DEFAULT_COLUMNS`] (output to a file or a pipe without a terminal).
+fn terminal_columns() -> usize {
+    let from_env = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
+    let from_tty = || {
+        let tty = std::fs::File::open("/dev/tty").ok()?;
+        let out = Command::new("stty").arg("size").stdin(tty).output().ok()?;
+        // `stty size` prints "ROWS COLUMNS".
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    from_env
+        .or_else(from_tty)
+        .filter(|&c: &usize| c >= 40)
+        .unwrap_or(DEFAULT_COLUMNS)
 }
 
 /// A side from its run: problems are a non-zero exit, a timeout, processes left behind.
@@ -280,7 +296,7 @@ fn summary_table(rows: &[(&str, Side, Side)]) -> String {
         None => "-",
     };
     let mut out = format!(
-        "{:<16} {:>10} {:>10} {:>10}  {:<14} {:<14}\n",
+        "{:<16} {:>10} {:>10} {:>11}  {:<14} {}\n",
         "ID", "Rust", "Python", "Python/Rust", "Rust=expected", "Python=expected"
     );
     for (id, rust, py) in rows {
@@ -290,7 +306,7 @@ fn summary_table(rows: &[(&str, Side, Side)]) -> String {
         );
         let _ = writeln!(
             out,
-            "{id:<16} {:>10} {:>10} {ratio:>11}  {:<14} {:<14}",
+            "{id:<16} {:>10} {:>10} {ratio:>11}  {:<14} {}",
             seconds(rust.took()),
             seconds(py.took()),
             yes_no(rust.matches),
