@@ -254,24 +254,33 @@ fn show(e: &Example, rust: &Side, py: &Side, columns: usize) -> String {
     let widest = left
         .iter()
         .chain(&right)
-        .chain([&rust_title, &py_title])
         .map(|l| display_width(l))
         .max()
         .unwrap_or(0);
     if widest <= half {
+        // The titles may be longer than the lines: then they go on lines of their own.
+        let titles_fit = display_width(&rust_title).max(display_width(&py_title)) <= half;
         let width = left
             .iter()
-            .chain([&rust_title])
+            .chain(titles_fit.then_some(&rust_title))
             .map(|l| display_width(l))
             .max()
-            .unwrap_or(0);
-        let _ = writeln!(out, "{} | {py_title}", fit(&rust_title, width));
-        let _ = writeln!(
-            out,
-            "{}-+-{}",
-            "-".repeat(width),
-            "-".repeat(display_width(&py_title))
-        );
+            .unwrap_or(0)
+            .max(4);
+        let right_width = right
+            .iter()
+            .chain(titles_fit.then_some(&py_title))
+            .map(|l| display_width(l))
+            .max()
+            .unwrap_or(0)
+            .max(6);
+        if titles_fit {
+            let _ = writeln!(out, "{} | {py_title}", fit(&rust_title, width));
+        } else {
+            let _ = writeln!(out, "left:  {rust_title}\nright: {py_title}");
+            let _ = writeln!(out, "{} | Python", fit("Rust", width));
+        }
+        let _ = writeln!(out, "{}-+-{}", "-".repeat(width), "-".repeat(right_width));
         for i in 0..left.len().max(right.len()) {
             let l = left.get(i).map_or("", String::as_str);
             let r = right.get(i).map_or("", String::as_str);
@@ -364,6 +373,17 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("stderr: oops"), "{text}");
+    }
+
+    #[test]
+    fn long_titles_over_short_lines_go_on_lines_of_their_own() {
+        let e = registry::find("3.3.3").unwrap();
+        let text = show(e, &ran("子进程运行\n", "", 5), &ran("子进程运行\n", "", 50), 100);
+        assert!(
+            text.contains("\nleft:  Rust: ") && text.contains("\nright: Python: "),
+            "{text}"
+        );
+        assert!(text.lines().any(|l| l == "子进程运行 | 子进程运行"), "{text}");
     }
 
     #[test]
