@@ -638,10 +638,14 @@ pub fn main(args: &[String]) -> anyhow::Result<bool> {
     check_report(&written, &names, report.machine.python.is_some())
         .with_context(|| format!("{} is not well formed", json_path.display()))?;
     println!(
-        "\nwrote {} (well formed), report.md and {} SVG plots in {}",
+        "\nwrote {} (well formed), report.md and {} SVG plots in {}{}",
         json_path.display(),
         report.rows.len() + 1,
-        dir.display()
+        dir.display(),
+        options.json.as_ref().map_or_else(String::new, |p| format!(
+            "; a copy of the JSON at {}",
+            p.display()
+        ))
     );
     let failed: Vec<&str> = report
         .rows
