@@ -975,7 +975,14 @@ impl Inner {
         let mut first = true;
         while !w.hung_up {
             // `poll` already said the first message is there, unless the worker has ended.
-            if (all || !first) && !w.conn.poll(Some(Duration::ZERO)).unwrap_or(false) {
+            // After it, go on only with what the connection has read ahead (no system call):
+            // anything still in the socket wakes the next round's `poll`.
+            let more = if all {
+                w.conn.poll(Some(Duration::ZERO)).unwrap_or(false)
+            } else {
+                first || w.conn.has_buffered()
+            };
+            if !more {
                 break;
             }
             first = false;
