@@ -798,8 +798,16 @@ impl Child {
     pub(crate) fn wait(&self, timeout: Option<Duration>) -> Result<Option<i32>> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut backoff = Duration::from_micros(50);
+        // With a descriptor to sleep on, the first look is the sleep itself (it returns at
+        // once for a child that has ended), which saves a non-blocking waitpid per join.
+        let mut sleep_first = self.pidfd.is_some() && timeout != Some(Duration::ZERO);
         loop {
-            if let Some(code) = self.poll()? {
+            if sleep_first {
+                sleep_first = false;
+                if let Some(code) = *lock(&self.exitcode) {
+                    return Ok(Some(code));
+                }
+            } else if let Some(code) = self.poll()? {
                 return Ok(Some(code));
             }
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));

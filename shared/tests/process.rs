@@ -800,6 +800,39 @@ fn helper(mode: &str) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// The runtime remembers its pid; a child forked behind its back (plain `fork`, not
+/// `Process::start`) must still see its own pid, and refuse to start its parent's processes.
+#[allow(unsafe_code, reason = "a fork outside the runtime is the point of the test")]
+fn pid_is_right_in_a_child_forked_outside_the_runtime() {
+    fn worker(_: ()) {}
+    let parent = current_process().pid();
+    assert_eq!(parent, std::process::id() as i32);
+    let mut p = Process::new(worker, ());
+    // SAFETY: the harness runs each test in a single-threaded process; the child only checks
+    // a few values and leaves through `_exit`.
+    match unsafe { nix::unistd::fork() }.unwrap() {
+        nix::unistd::ForkResult::Child => {
+            let ok = current_process().pid() == std::process::id() as i32
+                && current_process().pid() != parent
+                && p.start().is_err();
+            // SAFETY: `_exit` takes no pointers and never returns.
+            unsafe { nix::libc::_exit(if ok { 0 } else { 1 }) }
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            let status = nix::sys::wait::waitpid(child, None).unwrap();
+            assert_eq!(
+                status,
+                nix::sys::wait::WaitStatus::Exited(child, 0),
+                "the child saw a stale pid"
+            );
+        }
+    }
+    // The parent's own pid and its right to start `p` are unchanged.
+    assert_eq!(current_process().pid(), parent);
+    p.start().unwrap();
+    p.join().unwrap();
+}
+
 fn main() -> ExitCode {
     if let Ok(mode) = std::env::var(HELPER_VAR) {
         return helper(&mode);
@@ -812,6 +845,10 @@ fn main() -> ExitCode {
         test("active_children_lifecycle", active_children_lifecycle),
         test("daemon_cannot_have_children", daemon_cannot_have_children),
         test("double_start_fails", double_start_fails),
+        test(
+            "pid_is_right_in_a_child_forked_outside_the_runtime",
+            pid_is_right_in_a_child_forked_outside_the_runtime,
+        ),
         test("grandchild_is_named_1_1", grandchild_is_named_1_1),
         test("dropped_process_is_reaped", dropped_process_is_reaped),
         test("names_follow_cpython", names_follow_cpython),

@@ -2,6 +2,8 @@
 
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::Once;
 
 use super::cvt;
 
@@ -24,6 +26,10 @@ pub(crate) unsafe fn fork() -> io::Result<Fork> {
     // SAFETY: fork has no memory-safety preconditions of its own; the caller upholds the
     // post-fork obligations documented above.
     let pid = cvt(unsafe { libc::fork() })?;
+    if pid == 0 {
+        // The `pthread_atfork` handler did this already if `getpid` ever ran; it costs nothing.
+        forget_pid();
+    }
     Ok(if pid == 0 { Fork::Child } else { Fork::Parent(pid) })
 }
 
@@ -33,10 +39,48 @@ pub(crate) fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-/// The calling process's id.
+/// This process's id, once asked (0: not known yet). Emptied in every child of a `fork`.
+static PID: AtomicI32 = AtomicI32::new(0);
+
+/// The calling process's id. Remembered after the first call, so the creator checks that
+/// start, join and every manager call make cost no system call; a `pthread_atfork` handler
+/// forgets it in the child of any `fork` (ours or anyone's in the program).
 pub(crate) fn getpid() -> libc::pid_t {
+    match PID.load(Ordering::Relaxed) {
+        0 => ask_pid(),
+        pid => pid,
+    }
+}
+
+#[cold]
+fn ask_pid() -> libc::pid_t {
+    static HANDLER: Once = Once::new();
+    HANDLER.call_once(|| {
+        // SAFETY: registers a plain `extern "C"` function, valid for the program's life, as
+        // the child handler; no pointers are kept. Failing (ENOMEM) leaves the cache off.
+        if unsafe { libc::pthread_atfork(None, None, Some(forget_pid_in_child)) } != 0 {
+            CACHE_PID.store(false, Ordering::Relaxed);
+        }
+    });
     // SAFETY: getpid takes no arguments and cannot fail.
-    unsafe { libc::getpid() }
+    let pid = unsafe { libc::getpid() };
+    if CACHE_PID.load(Ordering::Relaxed) {
+        PID.store(pid, Ordering::Relaxed);
+    }
+    pid
+}
+
+/// Whether [`getpid`] may remember the pid (only once the fork handler is in place).
+static CACHE_PID: AtomicBool = AtomicBool::new(true);
+
+fn forget_pid() {
+    PID.store(0, Ordering::Relaxed);
+}
+
+/// Runs in the child of every `fork`, before `fork` returns there (async-signal-safe: one
+/// atomic store).
+extern "C" fn forget_pid_in_child() {
+    forget_pid();
 }
 
 /// The calling thread's kernel thread id; it equals [`getpid`] in the main thread only.
