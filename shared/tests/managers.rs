@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use common::{eventually, test, Test};
 use multiprocessing::{
-    active_children, Address, DictProxy, Error, ListProxy, LockProxy, Manager, Process, QueueProxy,
+    active_children, get_context, Address, DictProxy, Error, ListProxy, LockProxy, Manager, Process,
+    QueueProxy,
 };
 
 fn pid_exists(pid: i32) -> bool {
@@ -420,7 +421,9 @@ fn shutdown_and_drop_reap_the_server() {
 
 fn server_leaves_when_its_owner_is_killed() {
     fn owner(report: std::path::PathBuf) {
-        let manager = Manager::new().unwrap();
+        // Forked explicitly: under the forkserver start method the server would be the fork
+        // server's child, and this test is about a server whose owner is its parent.
+        let manager = get_context("fork").unwrap().manager().unwrap();
         let Address::Unix(socket) = manager.address() else {
             panic!("a Unix socket")
         };
@@ -435,7 +438,7 @@ fn server_leaves_when_its_owner_is_killed() {
     nix::sys::prctl::set_child_subreaper(true).unwrap();
     let report = std::env::temp_dir().join(format!("manager-owner-test-{}", std::process::id()));
     let _ = std::fs::remove_file(&report);
-    let p = start(Process::new(owner, report.clone()));
+    let p = start(get_context("fork").unwrap().process(owner, report.clone()));
     let mut reported = None;
     eventually(
         Duration::from_secs(20),
