@@ -346,6 +346,36 @@ fn read_ahead_keeps_messages_whole_and_poll_sees_them() {
     assert!(!b.poll(Some(Duration::ZERO)).unwrap());
 }
 
+/// `send` reuses one encoding buffer per connection; a value whose `Serialize` itself sends on
+/// the same connection gets a buffer of its own (no deadlock, both messages whole), and a big
+/// message after small ones (and small ones after it) arrive intact.
+fn send_reuses_its_buffer_safely() {
+    struct SendsFirst<'a>(&'a Connection);
+    impl Serialize for SendsFirst<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            self.0.send("inner").unwrap();
+            "outer".serialize(s)
+        }
+    }
+    let (a, b) = Pipe(true).unwrap();
+    a.send(&SendsFirst(&a)).unwrap();
+    assert_eq!(b.recv::<String>().unwrap(), "inner");
+    assert_eq!(b.recv::<String>().unwrap(), "outer");
+
+    fn sender(conn: Connection) {
+        conn.send(&sample(3)).unwrap();
+        conn.send(&vec![7u32; 100_000]).unwrap();
+        conn.send(&sample(4)).unwrap();
+    }
+    let (a, b) = Pipe(true).unwrap();
+    let mut p = Process::new(sender, b);
+    p.start().unwrap();
+    assert_eq!(a.recv::<Task>().unwrap(), sample(3));
+    assert_eq!(a.recv::<Vec<u32>>().unwrap(), vec![7u32; 100_000]);
+    assert_eq!(a.recv::<Task>().unwrap(), sample(4));
+    p.join().unwrap();
+}
+
 /// Two readers of one channel (a connection and its clone) take turns: neither takes in a
 /// message meant for the other, in one process or across processes.
 fn clones_take_turns_without_reading_ahead() {
@@ -417,6 +447,7 @@ fn main() -> std::process::ExitCode {
             "read_ahead_keeps_messages_whole_and_poll_sees_them",
             read_ahead_keeps_messages_whole_and_poll_sees_them,
         ),
+        test("send_reuses_its_buffer_safely", send_reuses_its_buffer_safely),
         test(
             "clones_take_turns_without_reading_ahead",
             clones_take_turns_without_reading_ahead,
