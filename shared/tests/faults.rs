@@ -401,6 +401,43 @@ fn parent_killed_right_after_the_fork() {
     }
 }
 
+/// The kernel sends the parent-death signal when the *thread* that forked ends, so only
+/// children forked by the main thread are tied: a daemon started from a thread that then ends
+/// lives on, and is still ended at the parent's exit.
+fn daemon_started_by_a_thread_outlives_the_thread() {
+    let pid = std::thread::spawn(|| {
+        let mut p = get_context("fork")
+            .unwrap()
+            .process(sleeper, 60)
+            .with_daemon(true);
+        p.start().unwrap();
+        // Long enough for the child to have asked for a parent-death signal, were it tied.
+        std::thread::sleep(Duration::from_millis(300));
+        p.pid().unwrap()
+    })
+    .join()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // Running, not a zombie (which `kill(pid, 0)` would also find).
+    let state = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .and_then(|(_, rest)| rest.trim_start().chars().next())
+        });
+    assert!(
+        matches!(state, Some('S' | 'R')),
+        "the daemon was killed when its starting thread ended (state {state:?})"
+    );
+    let children = active_children();
+    assert_eq!(children.len(), 1);
+    assert!(children[0].daemon());
+    kill9(pid);
+    eventually(Duration::from_secs(10), "the daemon is reaped", || {
+        active_children().is_empty()
+    });
+}
+
 fn main() -> std::process::ExitCode {
     // The middle process starts a child with the spawn method: a new run of this binary.
     freeze_support();
@@ -433,6 +470,10 @@ fn main() -> std::process::ExitCode {
         test(
             "parent_killed_right_after_the_fork",
             parent_killed_right_after_the_fork,
+        ),
+        test(
+            "daemon_started_by_a_thread_outlives_the_thread",
+            daemon_started_by_a_thread_outlives_the_thread,
         ),
     ])
 }
