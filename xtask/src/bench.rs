@@ -8,7 +8,7 @@
 //! so that a change in the machine's load hits both sides alike, and reports the median with the
 //! minimum and maximum. A workload bounded by an OS ceiling (`raw_*` workloads of `mp-bench`:
 //! fork+exit+wait, a socket round trip, socketpair bandwidth) runs its ceiling in every round
-//! too, just before Rust and CPython, so the three figures see the same load.
+//! too, before and after Rust and CPython, so the three figures see the same load.
 //!
 //! It prints a table and writes, under `target/bench/`:
 //! - `report.json`: a list with one object per workload:
@@ -435,8 +435,9 @@ impl Bench {
         parse_result(line, name, unit).map_err(|e| format!("{e}\n{tail}").trim_end().to_owned())
     }
 
-    /// Warm-ups, then `runs` rounds, each running the workload's ceiling (if it has one), then
-    /// Rust, then CPython: the ceiling is measured under the same load as the figures it bounds.
+    /// Warm-ups, then `runs` rounds, each running the workload's ceiling (if it has one), Rust,
+    /// CPython and the ceiling again: the ceiling is measured under the same load as the figures
+    /// it bounds, twice a round because a short run is easily caught by a burst of load.
     /// Returns Rust's, CPython's (`None` without python3) and the ceiling's samples.
     fn measure_workload(&self, w: &Workload, runs: usize) -> (Samples, Option<Samples>, Option<Samples>) {
         let mut rust = Samples::default();
@@ -444,7 +445,7 @@ impl Bench {
         let mut raw = w.ceiling.map(|_| Samples::default());
         eprint!("{:<22}", w.name);
         for i in 0..=runs {
-            for side in [Side::Raw, Side::Rust, Side::Python] {
+            for side in [Side::Raw, Side::Rust, Side::Python, Side::Raw] {
                 let (samples, name, unit) = match side {
                     Side::Raw => match (raw.as_mut(), w.ceiling) {
                         (Some(r), Some(c)) => (r, c.raw, None),
