@@ -1,7 +1,7 @@
 //! The workspace's tasks, run as `cargo xtask <task>` (the alias is in `.cargo/config.toml`).
 //!
-//! One module per task; `registry` is the example index they share and `pattern` the
-//! expected-output matcher of `verify`.
+//! One module per task; `registry` is the example index they share, `pattern` the
+//! expected-output matcher of `verify` and `json` the little JSON of `bench`.
 
 mod bench;
 mod compare;
@@ -29,9 +29,10 @@ Tasks:
   compare [ID...]              run examples (all by default, built in release) and the Python
                                programs they port (<crate>/python/<ID>.py); both outputs side by
                                side with their wall times, and whether each matches the expected
+                               output
   bench [--quick] [--runs N] [--json PATH] [NAME...]
                                the runtime against CPython's multiprocessing, workload by
-                               workload (all 13 by default): a warm-up, then N (5) runs of each
+                               workload (all by default): a warm-up, then N (5) runs of each
                                side alternating; a table with medians, [min-max], the OS ceiling,
                                how many times better Rust is and the goals; writes
                                target/bench/report.{json,md} and SVG plots (--json: a copy of the
