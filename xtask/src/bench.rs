@@ -747,6 +747,18 @@ impl Machine {
                     .map(|(_, m)| m.trim().to_owned())
             })
             .unwrap_or_else(|| "unknown CPU".into());
+        // Round trips depend on it: waking a process on another, idle virtual CPU is slow.
+        let virtual_machine = cpuinfo
+            .lines()
+            .any(|l| l.starts_with("flags") && l.split_whitespace().any(|f| f == "hypervisor"));
+        let cpu_model = if virtual_machine {
+            let idle = std::fs::read_to_string("/sys/devices/system/cpu/cpuidle/current_driver")
+                .map(|d| format!(", cpuidle {}", d.trim()))
+                .unwrap_or_default();
+            format!("{cpu_model}; a virtual machine{idle}")
+        } else {
+            cpu_model
+        };
         Machine {
             cpus: std::thread::available_parallelism().map_or(1, usize::from),
             cpu_model,
