@@ -30,7 +30,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::codec;
 use crate::error::{Error, Result};
-use crate::sys::socket;
+use crate::sys::{poll, socket};
 
 /// The default [`Connection::max_message_size`]: 1 GiB.
 pub const DEFAULT_MAX_MESSAGE_SIZE: u64 = 1 << 30;
@@ -406,7 +406,7 @@ impl Connection {
         if self.has_buffered() {
             return Ok(true);
         }
-        socket::poll_readable(self.fd.as_fd(), timeout).map_err(|e| self.os("poll", e))
+        poll::poll_readable(self.fd.as_fd(), timeout).map_err(|e| self.os("poll", e))
     }
 
     /// Whether bytes read ahead are waiting in this connection, so the next `recv` starts

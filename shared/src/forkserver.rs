@@ -122,7 +122,7 @@ pub(crate) fn shutdown() {
     drop(control);
     let pidfd = wait::pidfd_open(pid).ok().flatten();
     let ended = match &pidfd {
-        Some(fd) => wait::wait_readable(fd, Some(Duration::from_secs(2))).unwrap_or(false),
+        Some(fd) => poll::poll_readable(fd.as_fd(), Some(Duration::from_secs(2))).unwrap_or(false),
         None => false,
     };
     if !ended {
@@ -175,7 +175,7 @@ fn start_server() -> Result<Server> {
     };
     // The server says hello once `freeze_support` made it the server. A program that forgot
     // `freeze_support` runs `main` instead, is refused at its first `start`, and exits.
-    let hello = socket::poll_readable(server.control.as_fd(), Some(REPLY_TIMEOUT))
+    let hello = poll::poll_readable(server.control.as_fd(), Some(REPLY_TIMEOUT))
         .and_then(|ready| {
             let mut byte = [0u8];
             if ready {
@@ -233,7 +233,7 @@ pub(crate) fn start(bootstrap: &Bootstrap) -> Result<(libc::pid_t, OwnedFd)> {
 
 /// Reads one little-endian `i32` from `fd`, waiting at most `timeout`.
 fn read_i32(fd: &OwnedFd, timeout: Option<Duration>) -> std::io::Result<i32> {
-    if !socket::poll_readable(fd.as_fd(), timeout)? {
+    if !poll::poll_readable(fd.as_fd(), timeout)? {
         return Err(std::io::Error::from(std::io::ErrorKind::TimedOut));
     }
     let mut bytes = [0u8; 4];
@@ -250,7 +250,7 @@ fn read_i32(fd: &OwnedFd, timeout: Option<Duration>) -> std::io::Result<i32> {
 /// Reads the exit code the server reported on `status`, if it has: `Ok(None)` while the child
 /// runs.
 pub(crate) fn try_exit_code(status: &OwnedFd) -> std::io::Result<Option<i32>> {
-    if !socket::poll_readable(status.as_fd(), Some(Duration::ZERO))? {
+    if !poll::poll_readable(status.as_fd(), Some(Duration::ZERO))? {
         return Ok(None);
     }
     read_i32(status, Some(Duration::ZERO)).map(Some)

@@ -26,7 +26,7 @@ use serde::Serialize;
 use crate::context::{self, StartMethod};
 use crate::error::{Error, Result};
 use crate::spawn::{self, Call};
-use crate::sys::{signal, stdlib, unistd, wait};
+use crate::sys::{poll, signal, stdlib, unistd, wait};
 
 /// A child process that runs `target(args)`, like Python's `multiprocessing.Process`.
 ///
@@ -817,7 +817,7 @@ impl Child {
             match &self.pidfd {
                 // The pidfd turns readable when the child ends: sleep in the kernel until then.
                 Some(fd) => {
-                    wait::wait_readable(fd, left)
+                    poll::poll_readable(fd.as_fd(), left)
                         .map_err(|e| Error::os(format!("waiting for {} (pid {})", self.name, self.pid), e))?;
                 }
                 // Old kernels: poll with a growing sleep, capped so the answer stays prompt.
@@ -1177,7 +1177,7 @@ impl ProcessInfo {
             Relation::Parent(None) => self.pid == unistd::getppid(),
             // Readable means the parent has ended.
             Relation::Parent(Some(pidfd)) => {
-                !wait::wait_readable(pidfd, Some(Duration::ZERO)).unwrap_or(true)
+                !poll::poll_readable(pidfd.as_fd(), Some(Duration::ZERO)).unwrap_or(true)
             }
             Relation::Child(child) => matches!(child.poll(), Ok(None)),
         }

@@ -1,4 +1,4 @@
-//! `<sys/socket.h>`, `<poll.h>` and the pipe calls of `<unistd.h>`/`<fcntl.h>`: the byte
+//! `<sys/socket.h>` and the pipe calls of `<unistd.h>`/`<fcntl.h>`: the byte
 //! channels under `Connection`.
 //!
 //! Every descriptor made here is close-on-exec, so a program started with `exec` never inherits
@@ -6,7 +6,6 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::time::{Duration, Instant};
 
 use super::{cvt, retry_eintr, unistd};
 
@@ -169,42 +168,4 @@ pub(crate) fn adopt_inherited(fd: RawFd) -> io::Result<OwnedFd> {
     // SAFETY: the descriptor is open, and by the contract above it was handed to this process
     // to own (its sender's copy lives in another process).
     Ok(unsafe { unistd::owned(fd) })
-}
-
-/// Waits until `fd` is readable, or its peer hung up, or `timeout` passes (`None` waits
-/// forever). Returns whether it became readable (a hang-up counts: the next read sees the end
-/// of file at once). Retries on `EINTR` without extending the deadline.
-pub(crate) fn poll_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
-    let deadline = timeout.map(|t| Instant::now() + t);
-    loop {
-        let ms = match deadline {
-            None => -1,
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                // Round up so a short timeout does not become a busy loop of zero-length polls.
-                i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
-            }
-        };
-        let mut pfd = libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: `pfd` is one valid pollfd and we pass a count of 1.
-        match cvt(unsafe { libc::poll(&mut pfd, 1, ms) }) {
-            Ok(0) => {
-                if deadline.is_some_and(|d| Instant::now() >= d) {
-                    return Ok(false);
-                }
-            }
-            Ok(_) => {
-                if pfd.revents & libc::POLLNVAL != 0 {
-                    return Err(io::Error::from_raw_os_error(libc::EBADF));
-                }
-                return Ok(true);
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
 }

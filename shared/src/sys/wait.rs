@@ -1,8 +1,7 @@
 //! `<sys/wait.h>` and `pidfd_open`: learning that a child ended, and how.
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::time::Duration;
+use std::os::fd::OwnedFd;
 
 use super::{cvt, retry_eintr};
 
@@ -46,37 +45,5 @@ pub(crate) fn pidfd_open(pid: libc::pid_t) -> io::Result<Option<OwnedFd>> {
         }
         Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => Ok(None),
         Err(e) => Err(e),
-    }
-}
-
-/// Waits until `fd` is readable or `timeout` passes (`None` waits forever). Returns whether it
-/// became readable.
-pub(crate) fn wait_readable(fd: &OwnedFd, timeout: Option<Duration>) -> io::Result<bool> {
-    let deadline = timeout.map(|t| std::time::Instant::now() + t);
-    loop {
-        let ms = match deadline {
-            None => -1,
-            Some(d) => {
-                let left = d.saturating_duration_since(std::time::Instant::now());
-                // Round up so a short timeout does not become a busy loop of zero-length polls.
-                i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
-            }
-        };
-        let mut pfd = libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: `pfd` is one valid pollfd and we pass a count of 1.
-        match cvt(unsafe { libc::poll(&mut pfd, 1, ms) }) {
-            Ok(0) => {
-                if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
-                    return Ok(false);
-                }
-            }
-            Ok(_) => return Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
     }
 }
