@@ -15,6 +15,7 @@
 //!   includes the panic's text.
 //! - The order of `imap_unordered` depends on which worker finishes first; we sort it before
 //!   printing so the output is stable.
+//! - `py_bool` prints a boolean the way Python does (`True`, `False`).
 
 use multiprocessing::{active_children, Pool};
 
@@ -33,6 +34,15 @@ fn checked_sqrt(x: i64) -> i64 {
     (x as f64).sqrt() as i64
 }
 
+/// Prints a boolean the way Python does (`True`, `False`), so the output reads the same.
+fn py_bool(b: bool) -> &'static str {
+    if b {
+        "True"
+    } else {
+        "False"
+    }
+}
+
 fn main() -> multiprocessing::Result<()> {
     let pool = Pool::new(4)?;
 
@@ -48,8 +58,12 @@ fn main() -> multiprocessing::Result<()> {
         .error_callback(|e| println!("apply_async 错误回调: {e}"));
     ok.wait()?;
     bad.wait()?;
-    println!("ready: {}, successful: {}", ok.ready(), ok.successful()?);
-    println!("出错的任务 successful: {}", bad.successful()?);
+    println!(
+        "ready: {}, successful: {}",
+        py_bool(ok.ready()),
+        py_bool(ok.successful()?)
+    );
+    println!("出错的任务 successful: {}", py_bool(bad.successful()?));
 
     // map and map with a chunksize.
     println!("map(square, 0..10) = {:?}", pool.map(square, 0..10)?);

@@ -34,7 +34,7 @@
 //! Differences from the Python:
 //! - `wait(timeout)` is `wait_timeout(..)`; `wait()` without a timeout returns nothing, since
 //!   it only returns once the flag is set.
-//! - Python prints `True`/`False`; Rust prints `true`/`false`.
+//! - `py_bool` prints a boolean the way Python does (`True`/`False`).
 
 use std::time::Duration;
 
@@ -46,6 +46,15 @@ fn waiter((event, num): (Event, u32)) {
     println!("进程 {num} 收到事件，继续执行");
 }
 
+/// Prints a boolean the way Python does (`True`, `False`), so the output reads the same.
+fn py_bool(b: bool) -> &'static str {
+    if b {
+        "True"
+    } else {
+        "False"
+    }
+}
+
 fn main() -> multiprocessing::Result<()> {
     let event = Event::new()?;
     let mut processes: Vec<Process> = (0..3).map(|i| Process::new(waiter, (event.clone(), i))).collect();
@@ -55,7 +64,7 @@ fn main() -> multiprocessing::Result<()> {
     std::thread::sleep(Duration::from_millis(500));
     println!(
         "主进程：wait(0.1) 返回 {}",
-        event.wait_timeout(Duration::from_millis(100))
+        py_bool(event.wait_timeout(Duration::from_millis(100)))
     );
     println!("主进程：设置事件");
     event.set();
@@ -63,6 +72,6 @@ fn main() -> multiprocessing::Result<()> {
         p.join()?;
     }
     event.clear();
-    println!("主进程：清除事件后 is_set() = {}", event.is_set());
+    println!("主进程：清除事件后 is_set() = {}", py_bool(event.is_set()));
     Ok(())
 }

@@ -7,7 +7,8 @@
 //! The Python it mirrors:
 //!
 //! ```python
-//! from multiprocessing import Barrier, BrokenBarrierError, Process
+//! from multiprocessing import Barrier, Process
+//! from threading import BrokenBarrierError
 //!
 //! def start_race():
 //!     print("所有选手已就位，比赛开始！")
@@ -38,7 +39,7 @@
 //! Differences from the Python:
 //! - `Barrier(3, action=start_race)` is `Barrier::new(3)?.with_action(start_race)`, and
 //!   `timeout=0.2` is `.with_timeout(..)`.
-//! - `BrokenBarrierError` is `Err(Error::BrokenBarrier)`; Python prints `True`, Rust `true`.
+//! - `BrokenBarrierError` is `Err(Error::BrokenBarrier)`; `py_bool` prints `True` as Python does.
 
 use std::time::Duration;
 
@@ -52,6 +53,15 @@ fn runner((barrier, num): (Barrier, u32)) {
     println!("选手 {num} 就位");
     barrier.wait().unwrap();
     println!("选手 {num} 出发");
+}
+
+/// Prints a boolean the way Python does (`True`, `False`), so the output reads the same.
+fn py_bool(b: bool) -> &'static str {
+    if b {
+        "True"
+    } else {
+        "False"
+    }
 }
 
 fn main() -> multiprocessing::Result<()> {
@@ -68,7 +78,10 @@ fn main() -> multiprocessing::Result<()> {
 
     let lonely = Barrier::new(2)?.with_timeout(Duration::from_millis(200));
     if let Err(Error::BrokenBarrier) = lonely.wait() {
-        println!("只有 1 名选手到场，等待超时，栅栏已破损: {}", lonely.broken());
+        println!(
+            "只有 1 名选手到场，等待超时，栅栏已破损: {}",
+            py_bool(lonely.broken())
+        );
     }
     Ok(())
 }
