@@ -32,6 +32,22 @@
 //!
 //! Where Python raises an exception, this crate returns an [`Error`]; each variant names the
 //! Python exception it stands for.
+//!
+//! # Python to Rust
+//!
+//! | Python | Rust |
+//! |---|---|
+//! | `Process(target=f, args=(a, b))` | [`Process::new`]`(f, (a, b))`, with `fn f((a, b): (A, B))` |
+//! | `current_process()`, `parent_process()`, `active_children()` | [`current_process`], [`parent_process`], [`active_children`] |
+//! | `Pool(4)`, `with Pool(4) as pool:` | [`Pool::new`]`(4)?`; a block whose end drops (terminates) the pool |
+//! | `pool.map(f, xs, chunksize)`, `apply_async(f, args, callback=cb)` | [`Pool::map`], [`Pool::map_chunked`], [`Pool::apply_async`]`(f, args)?.callback(cb)` |
+//! | `Queue()`, `SimpleQueue()`, `JoinableQueue()` | [`Queue`]`::<T>::new(0)?`, [`SimpleQueue`], [`JoinableQueue`] |
+//! | `Pipe()`, `conn.send(obj)`, `conn.recv()` | [`Pipe`]`(true)?`, [`Connection::send`], [`Connection::recv`] |
+//! | `Manager()`, `manager.dict()` | [`Manager::new`]`()?`, [`Manager::dict`] giving a typed [`DictProxy`] |
+//! | `Value('i', 0)`, `Array('i', [1, 2])`, `with v.get_lock():` | [`Value::new`]`(0i32)?`, [`Array::new`]`(&[1i32, 2])?`, `let _g = v.get_lock().acquire();` |
+//! | `Lock()`, `RLock()`, `Semaphore(n)`, `Event()`, `Condition()`, `Barrier(n)` | [`Lock`], [`RLock`], [`Semaphore`], [`Event`], [`Condition`], [`Barrier`], each with `new` |
+//! | `get_context("spawn")`, `set_start_method(..)`, `freeze_support()` | [`get_context`], [`set_start_method`], [`freeze_support`] |
+//! | `bytes` | [`ByteBuf`] (copied as one block by the codec) |
 
 pub mod codec;
 mod connection;
