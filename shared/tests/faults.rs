@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{eventually, test, Test};
+use common::{assert_no_children, eventually, pid_exists, start, test, Test};
 use multiprocessing::{
     active_children, freeze_support, get_context, Connection, Error, Lock, LockProxy, Manager, Pipe, Pool,
     Process, QueueProxy, RLock, Semaphore,
@@ -19,15 +19,6 @@ use nix::unistd::Pid;
 
 fn kill9(pid: i32) {
     let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-}
-
-fn pid_exists(pid: i32) -> bool {
-    kill(Pid::from_raw(pid), None).is_ok()
-}
-
-fn start(mut p: Process) -> Process {
-    p.start().unwrap();
-    p
 }
 
 fn join_with(p: &Process, code: i32) {
@@ -53,12 +44,6 @@ fn wait_ready(ready: &Semaphore) {
         .acquire_timeout(Duration::from_secs(20))
         .expect("the child took the lock")
         .keep();
-}
-
-fn assert_no_children() {
-    eventually(Duration::from_secs(10), "no child processes", || {
-        active_children().is_empty()
-    });
 }
 
 /// A worker is killed while `map` runs, 100 times over, at a different moment each time: every

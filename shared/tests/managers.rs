@@ -7,23 +7,14 @@ use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
-use common::{eventually, test, Test};
+use common::{eventually, pid_exists, start, test, Test};
 use multiprocessing::{
     active_children, get_context, Address, DictProxy, Error, ListProxy, LockProxy, Manager, Process,
     QueueProxy,
 };
 
-fn pid_exists(pid: i32) -> bool {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
-}
-
 fn kill9(pid: i32) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
-}
-
-fn start(mut p: Process) -> Process {
-    p.start().unwrap();
-    p
 }
 
 fn join_ok(p: &Process) {

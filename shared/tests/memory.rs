@@ -19,8 +19,8 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use common::{test, Test};
-use multiprocessing::{active_children, Array, ByteBuf, Error, Pool, Process, Queue, Value};
+use common::{assert_no_children, test, Test};
+use multiprocessing::{Array, ByteBuf, Error, Pool, Process, Queue, Value};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -56,12 +56,6 @@ fn heap_mappings() -> Vec<u64> {
             u64::from_str_radix(end, 16).unwrap() - u64::from_str_radix(start, 16).unwrap()
         })
         .collect()
-}
-
-fn assert_no_children() {
-    common::eventually(Duration::from_secs(5), "no child processes", || {
-        active_children().is_empty()
-    });
 }
 
 /// An endless input that counts what the pool took from it.

@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use common::{test, Test};
+use common::{assert_no_children, test, Test};
 use multiprocessing::{active_children, current_process, default_chunksize, Error, Pool};
 
 /// The workers' name prefix under the start method the suite runs with (`MP_TEST_START_METHOD`,
@@ -47,13 +47,6 @@ fn whoami(_: u32) -> (String, i32) {
 fn pid_after_ms(ms: u64) -> i32 {
     std::thread::sleep(Duration::from_millis(ms));
     std::process::id() as i32
-}
-
-/// Every pool in a test is gone at its end: no child left.
-fn assert_no_children() {
-    common::eventually(Duration::from_secs(5), "no child processes", || {
-        active_children().is_empty()
-    });
 }
 
 fn map_results_in_order() {

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use common::{test, Test};
+use common::{sleep_ms, test, Test};
 use multiprocessing::{active_children, current_process, parent_process, Process};
 use nix::sys::wait::{waitpid, WaitPidFlag};
 use nix::unistd::Pid;
@@ -24,10 +24,6 @@ fn noop(_: ()) {}
 /// children are then the fork server's, which is itself a child of ours, as in CPython.
 fn under_forkserver() -> bool {
     multiprocessing::get_start_method() == "forkserver"
-}
-
-fn sleep_ms(ms: u64) {
-    std::thread::sleep(Duration::from_millis(ms));
 }
 
 fn name_pid_and_exitcode() {

@@ -4,17 +4,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{test, Test};
+use common::{shared_mappings, spawn, test, Test};
 use multiprocessing::{Array, Lock, Process, RawArray, RawValue, Value};
-
-fn spawn<A>(target: fn(A), args: A) -> Process
-where
-    A: serde::Serialize + serde::de::DeserializeOwned + 'static,
-{
-    let mut p = Process::new(target, args);
-    p.start().expect("start a child");
-    p
-}
 
 fn join(p: &Process) -> i32 {
     assert!(
@@ -22,11 +13,6 @@ fn join(p: &Process) -> i32 {
         "child did not end in time"
     );
     p.exitcode().expect("joined")
-}
-
-fn shared_mappings() -> usize {
-    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
-    maps.lines().filter(|l| l.contains("memfd:mp-heap")).count()
 }
 
 fn tutorial_value_and_array() {

@@ -10,7 +10,7 @@ mod common;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Duration;
 
-use common::{test, Test};
+use common::{sleep_ms, test, Test};
 use multiprocessing::{
     current_process, freeze_support, get_context, parent_process, Barrier, Connection, Context, DictProxy,
     Lock, Pipe, Process, Queue, Value,
@@ -28,10 +28,6 @@ fn boom(_: ()) {
 
 fn exit_with(code: i32) {
     std::process::exit(code);
-}
-
-fn sleep_ms(ms: u64) {
-    std::thread::sleep(Duration::from_millis(ms));
 }
 
 fn run(mut p: Process) -> Option<i32> {

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{test, Test};
+use common::{shared_mappings, spawn, test, Test};
 use std::sync::OnceLock;
 
 use multiprocessing::{
@@ -18,16 +18,6 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-/// Starts `target(args)` in a child process.
-fn spawn<A>(target: fn(A), args: A) -> Process
-where
-    A: serde::Serialize + serde::de::DeserializeOwned + 'static,
-{
-    let mut p = Process::new(target, args);
-    p.start().expect("start a child");
-    p
-}
-
 /// Joins `p` within a generous bound and returns its exit code.
 fn join(p: &Process) -> i32 {
     assert!(
@@ -35,12 +25,6 @@ fn join(p: &Process) -> i32 {
         "child did not end in time"
     );
     p.exitcode().expect("joined")
-}
-
-/// The number of our shared memory segments this process maps.
-fn shared_mappings() -> usize {
-    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
-    maps.lines().filter(|l| l.contains("memfd:mp-heap")).count()
 }
 
 /// The number of descriptors of our shared memory segments this process has open. (Only

@@ -178,3 +178,42 @@ pub fn eventually(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(2));
     }
 }
+
+// Helpers that several test files share.
+
+/// Starts `target(args)` in a child process.
+pub fn spawn<A>(target: fn(A), args: A) -> multiprocessing::Process
+where
+    A: serde::Serialize + serde::de::DeserializeOwned + 'static,
+{
+    start(multiprocessing::Process::new(target, args))
+}
+
+/// Starts `p` and returns it.
+pub fn start(mut p: multiprocessing::Process) -> multiprocessing::Process {
+    p.start().expect("start a child");
+    p
+}
+
+/// Asserts that every child process of this one ends within a generous bound.
+pub fn assert_no_children() {
+    eventually(Duration::from_secs(10), "no child processes", || {
+        multiprocessing::active_children().is_empty()
+    });
+}
+
+/// Whether a process with this PID exists (a zombie counts).
+pub fn pid_exists(pid: i32) -> bool {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+}
+
+/// Sleeps `ms` milliseconds.
+pub fn sleep_ms(ms: u64) {
+    std::thread::sleep(Duration::from_millis(ms));
+}
+
+/// The number of our shared memory segments this process maps.
+pub fn shared_mappings() -> usize {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    maps.lines().filter(|l| l.contains("memfd:mp-heap")).count()
+}
