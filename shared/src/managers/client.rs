@@ -171,6 +171,38 @@ impl ObjectRef {
             self.endpoint.name, self.id
         ))
     }
+
+    /// `reply` as the `Done` that acknowledges a change.
+    pub(crate) fn expect_done(&self, reply: Reply) -> Result<()> {
+        match reply {
+            Reply::Done => Ok(()),
+            other => Err(self.unexpected(&other)),
+        }
+    }
+
+    /// `reply` as one `Item`, decoded.
+    pub(crate) fn expect_item<T: DeserializeOwned>(&self, reply: Reply) -> Result<T> {
+        match reply {
+            Reply::Item(b) => dec(&b),
+            other => Err(self.unexpected(&other)),
+        }
+    }
+
+    /// `reply` as a `Bool`.
+    pub(crate) fn expect_bool(&self, reply: Reply) -> Result<bool> {
+        match reply {
+            Reply::Bool(b) => Ok(b),
+            other => Err(self.unexpected(&other)),
+        }
+    }
+
+    /// `reply` as a `Len` (a count or an index).
+    pub(crate) fn expect_len(&self, reply: Reply) -> Result<usize> {
+        match reply {
+            Reply::Len(n) => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+            other => Err(self.unexpected(&other)),
+        }
+    }
 }
 
 /// What identifies a shared object for the `spawn` start method: the server's address, the

@@ -183,10 +183,8 @@ where
         K: Borrow<Q>,
         Q: Serialize + ?Sized,
     {
-        match self.object.call(Op::DictContains(enc(key)?))? {
-            Reply::Bool(b) => Ok(b),
-            other => Err(self.object.unexpected(&other)),
-        }
+        self.object
+            .expect_bool(self.object.call(Op::DictContains(enc(key)?))?)
     }
 
     /// The value for `key`, first setting it to `default` if absent, in one atomic step
@@ -199,10 +197,8 @@ where
         K: Borrow<Q>,
         Q: Serialize + ?Sized,
     {
-        match self.object.call(Op::DictSetDefault(enc(key)?, enc(default)?))? {
-            Reply::Item(v) => dec(&v),
-            other => Err(self.object.unexpected(&other)),
-        }
+        self.object
+            .expect_item(self.object.call(Op::DictSetDefault(enc(key)?, enc(default)?))?)
     }
 
     /// The number of keys (Python's `len(d)`).
@@ -210,10 +206,7 @@ where
     /// # Errors
     /// As [`get`](DictProxy::get).
     pub fn len(&self) -> Result<usize> {
-        match self.object.call(Op::Len)? {
-            Reply::Len(n) => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
-            other => Err(self.object.unexpected(&other)),
-        }
+        self.object.expect_len(self.object.call(Op::Len)?)
     }
 
     /// Whether the dict is empty.
@@ -299,10 +292,7 @@ where
     }
 
     fn done(&self, op: Op) -> Result<()> {
-        match self.object.call(op)? {
-            Reply::Done => Ok(()),
-            other => Err(self.object.unexpected(&other)),
-        }
+        self.object.expect_done(self.object.call(op)?)
     }
 }
 

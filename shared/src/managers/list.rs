@@ -142,10 +142,8 @@ impl<T: Serialize + DeserializeOwned> ListProxy<T> {
     /// # Errors
     /// As [`get`](ListProxy::get).
     pub fn contains(&self, value: &T) -> Result<bool> {
-        match self.object.call(Op::ListContains(enc(value)?))? {
-            Reply::Bool(b) => Ok(b),
-            other => Err(self.object.unexpected(&other)),
-        }
+        self.object
+            .expect_bool(self.object.call(Op::ListContains(enc(value)?))?)
     }
 
     /// The index of the first item equal to `value` (Python's `l.index(value)`).
@@ -153,10 +151,8 @@ impl<T: Serialize + DeserializeOwned> ListProxy<T> {
     /// # Errors
     /// [`Error::Remote`](crate::Error::Remote) when no item equals `value`; as [`get`](ListProxy::get).
     pub fn index(&self, value: &T) -> Result<usize> {
-        match self.object.call(Op::ListIndex(enc(value)?))? {
-            Reply::Len(i) => Ok(usize::try_from(i).unwrap_or(usize::MAX)),
-            other => Err(self.object.unexpected(&other)),
-        }
+        self.object
+            .expect_len(self.object.call(Op::ListIndex(enc(value)?))?)
     }
 
     /// The number of items (Python's `len(l)`).
@@ -164,10 +160,7 @@ impl<T: Serialize + DeserializeOwned> ListProxy<T> {
     /// # Errors
     /// As [`get`](ListProxy::get).
     pub fn len(&self) -> Result<usize> {
-        match self.object.call(Op::Len)? {
-            Reply::Len(n) => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
-            other => Err(self.object.unexpected(&other)),
-        }
+        self.object.expect_len(self.object.call(Op::Len)?)
     }
 
     /// Whether the list is empty.
@@ -201,17 +194,11 @@ impl<T: Serialize + DeserializeOwned> ListProxy<T> {
     }
 
     fn item(&self, op: Op) -> Result<T> {
-        match self.object.call(op)? {
-            Reply::Item(b) => dec(&b),
-            other => Err(self.object.unexpected(&other)),
-        }
+        self.object.expect_item(self.object.call(op)?)
     }
 
     fn done(&self, op: Op) -> Result<()> {
-        match self.object.call(op)? {
-            Reply::Done => Ok(()),
-            other => Err(self.object.unexpected(&other)),
-        }
+        self.object.expect_done(self.object.call(op)?)
     }
 }
 

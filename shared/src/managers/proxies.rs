@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::client::{dec, enc, ObjectRef};
+use super::client::{enc, ObjectRef};
 use super::protocol::{Kind, Op, Reply};
 use crate::error::{Error, Result};
 
@@ -43,13 +43,6 @@ macro_rules! proxy_impls {
             }
         }
     };
-}
-
-fn expect_done(object: &ObjectRef, reply: Reply) -> Result<()> {
-    match reply {
-        Reply::Done => Ok(()),
-        other => Err(object.unexpected(&other)),
-    }
 }
 
 /// A namespace that lives in the manager's server process: named attributes of any serde type,
@@ -91,10 +84,8 @@ impl NamespaceProxy {
     /// [`Error::Codec`] when it is not a `T`; [`Error::Eof`] or [`Error::Os`] when the server is
     /// gone.
     pub fn get<T: DeserializeOwned>(&self, name: &str) -> Result<T> {
-        match self.object.call(Op::NsGet(name.to_string()))? {
-            Reply::Item(b) => dec(&b),
-            other => Err(self.object.unexpected(&other)),
-        }
+        self.object
+            .expect_item(self.object.call(Op::NsGet(name.to_string()))?)
     }
 
     /// Sets the attribute `name` (Python's `ns.name = value`).
@@ -102,10 +93,8 @@ impl NamespaceProxy {
     /// # Errors
     /// As [`get`](NamespaceProxy::get).
     pub fn set<T: Serialize + ?Sized>(&self, name: &str, value: &T) -> Result<()> {
-        expect_done(
-            &self.object,
-            self.object.call(Op::NsSet(name.to_string(), enc(value)?))?,
-        )
+        self.object
+            .expect_done(self.object.call(Op::NsSet(name.to_string(), enc(value)?))?)
     }
 
     /// Deletes the attribute `name` (Python's `del ns.name`).
@@ -113,7 +102,8 @@ impl NamespaceProxy {
     /// # Errors
     /// As [`get`](NamespaceProxy::get).
     pub fn delete(&self, name: &str) -> Result<()> {
-        expect_done(&self.object, self.object.call(Op::NsDel(name.to_string()))?)
+        self.object
+            .expect_done(self.object.call(Op::NsDel(name.to_string()))?)
     }
 
     /// The attribute names, in the order they were first set.
@@ -199,7 +189,7 @@ impl<T: Serialize + DeserializeOwned> QueueProxy<T> {
             },
             timeout,
         )?;
-        expect_done(&self.object, reply)
+        self.object.expect_done(reply)
     }
 
     /// Takes the item at the front, waiting for one (Python's `q.get()`).
@@ -228,13 +218,10 @@ impl<T: Serialize + DeserializeOwned> QueueProxy<T> {
     }
 
     fn get_op(&self, block: bool, timeout: Option<Duration>) -> Result<T> {
-        match self
-            .object
-            .call_timeout(Op::QueueGet { block, timeout }, timeout)?
-        {
-            Reply::Item(b) => dec(&b),
-            other => Err(self.object.unexpected(&other)),
-        }
+        self.object.expect_item(
+            self.object
+                .call_timeout(Op::QueueGet { block, timeout }, timeout)?,
+        )
     }
 
     /// The number of items now (Python's `q.qsize()`); another process may change it at once.
@@ -242,10 +229,7 @@ impl<T: Serialize + DeserializeOwned> QueueProxy<T> {
     /// # Errors
     /// As [`put`](QueueProxy::put).
     pub fn qsize(&self) -> Result<usize> {
-        match self.object.call(Op::Len)? {
-            Reply::Len(n) => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
-            other => Err(self.object.unexpected(&other)),
-        }
+        self.object.expect_len(self.object.call(Op::Len)?)
     }
 
     /// Whether the queue is empty now (Python's `q.empty()`).
@@ -289,10 +273,7 @@ impl<T: Serialize + DeserializeOwned> ValueProxy<T> {
     /// [`Error::Eof`] or [`Error::Os`] when the server is gone; [`Error::Codec`] when the value
     /// is not a `T`.
     pub fn get(&self) -> Result<T> {
-        match self.object.call(Op::ValueGet)? {
-            Reply::Item(b) => dec(&b),
-            other => Err(self.object.unexpected(&other)),
-        }
+        self.object.expect_item(self.object.call(Op::ValueGet)?)
     }
 
     /// Replaces the value (Python's `v.value = new`).
@@ -300,7 +281,8 @@ impl<T: Serialize + DeserializeOwned> ValueProxy<T> {
     /// # Errors
     /// As [`get`](ValueProxy::get).
     pub fn set(&self, value: &T) -> Result<()> {
-        expect_done(&self.object, self.object.call(Op::ValueSet(enc(value)?))?)
+        self.object
+            .expect_done(self.object.call(Op::ValueSet(enc(value)?))?)
     }
 }
 
@@ -366,13 +348,10 @@ impl LockProxy {
     }
 
     fn acquire_op(&self, block: bool, timeout: Option<Duration>) -> Result<bool> {
-        match self
-            .object
-            .call_timeout(Op::Acquire { block, timeout }, timeout)?
-        {
-            Reply::Bool(b) => Ok(b),
-            other => Err(self.object.unexpected(&other)),
-        }
+        self.object.expect_bool(
+            self.object
+                .call_timeout(Op::Acquire { block, timeout }, timeout)?,
+        )
     }
 
     /// Releases the lock (Python's `lock.release()`).
@@ -381,7 +360,7 @@ impl LockProxy {
     /// [`Error::Remote`] when the lock is not held ("release unlocked lock"); as
     /// [`acquire`](LockProxy::acquire).
     pub fn release(&self) -> Result<()> {
-        expect_done(&self.object, self.object.call(Op::Release)?)
+        self.object.expect_done(self.object.call(Op::Release)?)
     }
 
     /// Whether some process holds the lock now.
@@ -389,10 +368,7 @@ impl LockProxy {
     /// # Errors
     /// As [`acquire`](LockProxy::acquire).
     pub fn locked(&self) -> Result<bool> {
-        match self.object.call(Op::Locked)? {
-            Reply::Bool(b) => Ok(b),
-            other => Err(self.object.unexpected(&other)),
-        }
+        self.object.expect_bool(self.object.call(Op::Locked)?)
     }
 
     /// Acquires the lock and returns a guard that releases it when dropped: Python's
