@@ -55,15 +55,6 @@ pub enum Error {
 }
 
 impl Error {
-    /// An [`Error::Os`] from the current `errno`, with a description of what failed.
-    #[allow(dead_code, reason = "for the modules that call libc through sys")]
-    pub(crate) fn last_os(context: impl Into<String>) -> Self {
-        Error::Os {
-            context: context.into(),
-            source: io::Error::last_os_error(),
-        }
-    }
-
     /// An [`Error::Os`] from an `io::Error`, with a description of what failed.
     pub(crate) fn os(context: impl Into<String>, source: io::Error) -> Self {
         Error::Os {

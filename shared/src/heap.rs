@@ -37,7 +37,7 @@ use std::ffi::CStr;
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -185,14 +185,13 @@ impl SharedBlock {
     }
 
     /// The block's length in bytes, as asked for.
-    #[allow(dead_code, reason = "for sharedctypes and the other engineers' objects")]
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.len
     }
 
     /// A pointer to the block's first byte, for callers that copy bytes in and out under a
     /// protocol of their own (e.g. holding a lock). Valid while `self` lives.
-    #[allow(dead_code, reason = "for the queue and pool engineers' use")]
     pub(crate) fn as_ptr(&self) -> *mut u8 {
         // In bounds: `offset + len` lies within the segment by construction.
         self.segment.ptr.as_ptr().wrapping_add(self.offset)
@@ -247,31 +246,28 @@ impl SharedBlock {
     /// Copies `buf.len()` bytes at `offset` into `buf`, byte by byte with relaxed atomic loads:
     /// safe under any concurrent writer (which may leave the copy torn; synchronize with a
     /// lock to get a consistent one).
-    #[allow(dead_code, reason = "for the queue and pool engineers' use")]
+    #[cfg(test)]
     pub(crate) fn load_bytes(&self, offset: usize, buf: &mut [u8]) {
         for (i, b) in buf.iter_mut().enumerate() {
-            *b = self.atomic_u8(offset + i).load(Ordering::Relaxed);
+            *b = self
+                .atomic_u8(offset + i)
+                .load(std::sync::atomic::Ordering::Relaxed);
         }
     }
 
     /// Copies `buf` to `offset`, byte by byte with relaxed atomic stores (see `load_bytes`).
-    #[allow(dead_code, reason = "for the queue and pool engineers' use")]
+    #[cfg(test)]
     pub(crate) fn store_bytes(&self, offset: usize, buf: &[u8]) {
         for (i, &b) in buf.iter().enumerate() {
-            self.atomic_u8(offset + i).store(b, Ordering::Relaxed);
+            self.atomic_u8(offset + i)
+                .store(b, std::sync::atomic::Ordering::Relaxed);
         }
     }
 
     /// Whether `self` and `other` are the same bytes of the same segment.
-    #[allow(dead_code, reason = "used by tests and by objects comparing their memory")]
+    #[cfg(test)]
     pub(crate) fn same_memory(&self, other: &SharedBlock) -> bool {
         self.segment.id == other.segment.id && self.offset == other.offset
-    }
-
-    /// The descriptor of the segment, e.g. to hand to a spawned process.
-    #[allow(dead_code, reason = "for the spawn start method")]
-    pub(crate) fn fd(&self) -> RawFd {
-        self.segment.fd.as_raw_fd()
     }
 
     /// Rebuilds a block from its serialized form (see the module docs).
@@ -370,6 +366,8 @@ impl<'de> Deserialize<'de> for SharedBlock {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::Ordering;
+
     use super::*;
 
     /// Whether this process maps a segment at `addr` (other tests run on other threads, so
