@@ -435,32 +435,27 @@ impl Manager {
             kind: P::KIND,
             types: P::types(),
         };
-        match self.endpoint.call(&request, None)? {
-            Reply::Id(id) => Ok(P::from_object(ObjectRef {
-                endpoint: Arc::clone(&self.endpoint),
-                id,
-            })),
-            other => Err(Error::Remote(format!(
-                "{}: unexpected reply {other:?} to a lookup",
-                self.name()
-            ))),
-        }
+        self.proxy(&request, "a lookup")
     }
 
     fn create<P: Proxy>(&self, spec: Spec) -> Result<P> {
-        match self.endpoint.call(
-            &Request::Create {
-                spec,
-                types: P::types(),
-            },
-            None,
-        )? {
+        let request = Request::Create {
+            spec,
+            types: P::types(),
+        };
+        self.proxy(&request, "create")
+    }
+
+    /// Sends `request` (a lookup or a create, named `what` in errors) and makes a proxy to the
+    /// object whose id the server answers.
+    fn proxy<P: Proxy>(&self, request: &Request, what: &str) -> Result<P> {
+        match self.endpoint.call(request, None)? {
             Reply::Id(id) => Ok(P::from_object(ObjectRef {
                 endpoint: Arc::clone(&self.endpoint),
                 id,
             })),
             other => Err(Error::Remote(format!(
-                "{}: unexpected reply {other:?} to create",
+                "{}: unexpected reply {other:?} to {what}",
                 self.name()
             ))),
         }

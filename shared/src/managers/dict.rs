@@ -139,10 +139,7 @@ where
         K: Borrow<Q>,
         Q: Serialize + ?Sized,
     {
-        match self.object.call(Op::DictGet(enc(key)?))? {
-            Reply::Maybe(v) => v.map(|v| dec(&v)).transpose(),
-            other => Err(self.object.unexpected(&other)),
-        }
+        self.maybe(Op::DictGet(enc(key)?))
     }
 
     /// Sets `key` to `value` (Python's `d[key] = value`). A key already present keeps its place.
@@ -168,10 +165,7 @@ where
         K: Borrow<Q>,
         Q: Serialize + ?Sized,
     {
-        match self.object.call(Op::DictRemove(enc(key)?))? {
-            Reply::Maybe(v) => v.map(|v| dec(&v)).transpose(),
-            other => Err(self.object.unexpected(&other)),
-        }
+        self.maybe(Op::DictRemove(enc(key)?))
     }
 
     /// Whether `key` is present (Python's `key in d`).
@@ -287,6 +281,13 @@ where
     fn items_of<T: DeserializeOwned>(&self, op: Op) -> Result<Vec<T>> {
         match self.object.call(op)? {
             Reply::Items(items) => items.iter().map(|b| dec(b)).collect(),
+            other => Err(self.object.unexpected(&other)),
+        }
+    }
+
+    fn maybe(&self, op: Op) -> Result<Option<V>> {
+        match self.object.call(op)? {
+            Reply::Maybe(v) => v.map(|v| dec(&v)).transpose(),
             other => Err(self.object.unexpected(&other)),
         }
     }
