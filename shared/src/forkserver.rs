@@ -38,10 +38,8 @@
     reason = "the fork server forks, which is unsafe to call, from a process known to be single-threaded"
 )]
 
-use std::ffi::OsString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
-use std::process::Command;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -146,14 +144,8 @@ fn start_server() -> Result<Server> {
     // (a forkserver `Pool` starts one before any process), that would never end.
     spawn::check_bootstrapped("starting the fork server")?;
     let (mine, theirs) = scm::seqpacket_pair().map_err(|e| Error::os("socketpair for the fork server", e))?;
-    let mut args = std::env::args_os();
-    let argv0 = args
-        .next()
-        .unwrap_or_else(|| OsString::from("multiprocessing-forkserver"));
-    let mut command = Command::new("/proc/self/exe");
+    let mut command = spawn::rerun_command("multiprocessing-forkserver");
     command
-        .arg0(argv0)
-        .args(args)
         .env(SERVER_VAR, theirs.as_raw_fd().to_string())
         .env_remove(spawn::PAYLOAD_VAR);
     let keep = theirs.as_raw_fd();

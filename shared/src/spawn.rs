@@ -367,15 +367,8 @@ pub(crate) fn spawn(bootstrap: &Bootstrap) -> Result<libc::pid_t> {
             )));
         }
     }
-    let mut args = std::env::args_os();
-    let argv0 = args
-        .next()
-        .unwrap_or_else(|| OsString::from("multiprocessing-child"));
-    let mut command = Command::new("/proc/self/exe");
-    command
-        .arg0(argv0)
-        .args(args)
-        .env(PAYLOAD_VAR, file.as_raw_fd().to_string());
+    let mut command = rerun_command("multiprocessing-child");
+    command.env(PAYLOAD_VAR, file.as_raw_fd().to_string());
     // A daemon dies with its parent, as under fork (see `process::tie_to_parent`); the signal
     // set before `exec` survives it.
     let parent = unistd::getpid();
@@ -405,6 +398,17 @@ pub(crate) fn spawn(bootstrap: &Bootstrap) -> Result<libc::pid_t> {
     let pid = child.id() as libc::pid_t;
     drop(child);
     Ok(pid)
+}
+
+/// A command that runs this program again: `/proc/self/exe` with this process's arguments,
+/// `argv[0]` included (`fallback_argv0` when there is none). What a spawned child and the fork
+/// server are started with.
+pub(crate) fn rerun_command(fallback_argv0: &str) -> Command {
+    let mut args = std::env::args_os();
+    let argv0 = args.next().unwrap_or_else(|| OsString::from(fallback_argv0));
+    let mut command = Command::new("/proc/self/exe");
+    command.arg0(argv0).args(args);
+    command
 }
 
 /// Whether this process consumed a spawn payload (it is, or was, a spawned child).
