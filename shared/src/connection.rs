@@ -30,7 +30,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::codec;
 use crate::error::{Error, Result};
-use crate::sys::{poll, socket};
+use crate::sys::{fcntl, poll, socket};
 
 /// The default [`Connection::max_message_size`]: 1 GiB.
 pub const DEFAULT_MAX_MESSAGE_SIZE: u64 = 1 << 30;
@@ -452,7 +452,7 @@ impl Connection {
     /// # Ok::<(), multiprocessing::Error>(())
     /// ```
     pub fn try_clone(&self) -> Result<Connection> {
-        let fd = socket::dup(self.fd.as_fd()).map_err(|e| self.os("dup", e))?;
+        let fd = fcntl::dup_cloexec(self.fd.as_raw_fd()).map_err(|e| self.os("dup", e))?;
         let clone = Connection::new(fd, self.readable, self.writable, self.socket);
         // Two readers of one channel: neither may take in bytes of a message meant for the
         // other. (What this one already read ahead stays with it.)

@@ -43,7 +43,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Error, Result};
-use crate::sys::{mman, unistd};
+use crate::sys::{fcntl, mman, unistd};
 
 /// The alignment of every block: enough for an `AtomicU64` or an `f64`.
 pub(crate) const ALIGN: usize = 8;
@@ -287,7 +287,7 @@ impl SharedBlock {
         let segment = match known {
             Some(segment) => segment,
             None => {
-                let fd = mman::dup_cloexec(wire.fd).map_err(|e| {
+                let fd = fcntl::dup_cloexec(wire.fd).map_err(|e| {
                     format!(
                         "shared memory descriptor {} is not inherited by this process: {e}",
                         wire.fd

@@ -1,7 +1,7 @@
 //! `<fcntl.h>`: the close-on-exec flag, which decides what a re-executed child inherits.
 
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{OwnedFd, RawFd};
 
 use super::cvt;
 
@@ -35,6 +35,14 @@ pub(crate) fn is_open(fd: RawFd) -> bool {
 pub(crate) fn dup_at_least(fd: RawFd, min: RawFd) -> io::Result<RawFd> {
     // SAFETY: F_DUPFD_CLOEXEC takes the lowest acceptable number; no pointers.
     cvt(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) })
+}
+
+/// A new close-on-exec descriptor for the file that descriptor number `fd` refers to, owned by
+/// the caller; `fd` itself is left alone. A number that is not open is `EBADF`.
+pub(crate) fn dup_cloexec(fd: RawFd) -> io::Result<OwnedFd> {
+    let new = dup_at_least(fd, 0)?;
+    // SAFETY: the kernel just returned this descriptor and nothing else owns it.
+    Ok(unsafe { super::unistd::owned(new) })
 }
 
 /// Closes descriptor number `fd`, ignoring errors; the caller owns the number and forgets it.

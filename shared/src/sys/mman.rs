@@ -8,7 +8,7 @@
 
 use std::ffi::CStr;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::ptr::NonNull;
 
 use super::cvt;
@@ -93,15 +93,4 @@ pub(crate) fn page_size() -> usize {
     // SAFETY: sysconf takes an integer name and has no other preconditions.
     let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     usize::try_from(n).ok().filter(|&n| n > 0).unwrap_or(4096)
-}
-
-/// A new close-on-exec descriptor for the file that descriptor number `fd` refers to
-/// (`fcntl(F_DUPFD_CLOEXEC)`). Used to adopt a shared-memory descriptor this process inherited
-/// without taking over the inherited number itself; a number that is not open is `EBADF`.
-pub(crate) fn dup_cloexec(fd: RawFd) -> io::Result<OwnedFd> {
-    // SAFETY: fcntl with F_DUPFD_CLOEXEC only takes integers and returns a new descriptor;
-    // it neither closes nor otherwise touches `fd`.
-    let new = cvt(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) })?;
-    // SAFETY: the kernel just returned this descriptor and nothing else owns it.
-    Ok(unsafe { super::unistd::owned(new) })
 }

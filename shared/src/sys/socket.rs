@@ -149,22 +149,15 @@ pub(crate) fn set_pipe_size(fd: BorrowedFd<'_>, bytes: usize) -> io::Result<usiz
     Ok(got.unsigned_abs() as usize)
 }
 
-/// A new close-on-exec descriptor for the same open file (`fcntl(F_DUPFD_CLOEXEC)`).
-pub(crate) fn dup(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
-    // SAFETY: F_DUPFD_CLOEXEC takes an int (the lowest acceptable descriptor); no pointers.
-    let new = cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) })?;
-    // SAFETY: the kernel just returned this descriptor and nothing else owns it.
-    Ok(unsafe { unistd::owned(new) })
-}
-
 /// Takes ownership of descriptor number `fd`, which this process inherited from its parent and
 /// was told about in a message (the `spawn` start method's way of passing a resource).
 ///
 /// This trusts the message: the caller must deserialize each inherited resource once, in the
 /// process that inherited it. A number that is not open is refused with `EBADF`.
 pub(crate) fn adopt_inherited(fd: RawFd) -> io::Result<OwnedFd> {
-    // SAFETY: F_GETFD only inspects the descriptor table; a closed number gives EBADF.
-    cvt(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
+    if !super::fcntl::is_open(fd) {
+        return Err(io::Error::from_raw_os_error(libc::EBADF));
+    }
     // SAFETY: the descriptor is open, and by the contract above it was handed to this process
     // to own (its sender's copy lives in another process).
     Ok(unsafe { unistd::owned(fd) })
