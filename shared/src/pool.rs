@@ -1219,7 +1219,7 @@ fn on_message(core: &mut Core, w: &mut Worker, msg: &[u8]) {
                 .front()
                 .is_some_and(|t| Some(t.job) == job && Some(t.chunk) == chunk);
             if !matches {
-                protocol_error(core, w);
+                protocol_error(w);
                 return;
             }
             let task = w.in_flight.pop_front().expect("checked above");
@@ -1259,13 +1259,13 @@ fn on_message(core: &mut Core, w: &mut Worker, msg: &[u8]) {
             core.broken = Some(why.clone());
             core.fail_all(|| Error::Remote(why.clone()), true);
         }
-        _ => protocol_error(core, w),
+        _ => protocol_error(w),
     }
 }
 
 /// A worker sent something that is not our protocol: stop trusting it. It is killed, and its
 /// end is handled like any other death.
-fn protocol_error(_core: &mut Core, w: &mut Worker) {
+fn protocol_error(w: &mut Worker) {
     let _ = w.process.kill();
     w.asked = false;
     w.broke_protocol = true;
