@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{assert_no_children, eventually, pid_exists, start, test, Test};
+use common::{assert_no_children, eventually, join_with, pid_exists, start, test, Test};
 use multiprocessing::{
     active_children, freeze_support, get_context, Connection, Error, Lock, LockProxy, Manager, Pipe, Pool,
     Process, QueueProxy, RLock, Semaphore,
@@ -19,14 +19,6 @@ use nix::unistd::Pid;
 
 fn kill9(pid: i32) {
     let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-}
-
-fn join_with(p: &Process, code: i32) {
-    assert!(
-        p.join_timeout(Duration::from_secs(30)).unwrap(),
-        "{p:?} did not end"
-    );
-    assert_eq!(p.exitcode(), Some(code), "{p:?}");
 }
 
 fn nap_ms(ms: u64) -> u64 {

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
-use common::{eventually, pid_exists, start, test, Test};
+use common::{eventually, join_with, pid_exists, start, test, Test};
 use multiprocessing::{
     active_children, get_context, Address, DictProxy, Error, ListProxy, LockProxy, Manager, Process,
     QueueProxy,
@@ -15,14 +15,6 @@ use multiprocessing::{
 
 fn kill9(pid: i32) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
-}
-
-fn join_ok(p: &Process) {
-    assert!(
-        p.join_timeout(Duration::from_secs(30)).unwrap(),
-        "{p:?} did not end"
-    );
-    assert_eq!(p.exitcode(), Some(0), "{p:?}");
 }
 
 fn server_is_a_named_child() {
@@ -51,7 +43,7 @@ fn distinct_keys_from_many_processes_all_land() {
     for i in 0..50 {
         d.set(&format!("p0-{i}"), &i).unwrap();
     }
-    ps.iter().for_each(join_ok);
+    ps.iter().for_each(|p| join_with(p, 0));
     assert_eq!(d.len().unwrap(), 7 * 50);
     for who in 0..=6u32 {
         for i in 0..50 {
@@ -133,7 +125,7 @@ fn list_namespace_value_queue() {
         q.get_timeout(Duration::from_secs(20)).unwrap(),
         (7, "seven".to_string())
     );
-    join_ok(&p);
+    join_with(&p, 0);
     assert_eq!(l.copy().unwrap().into_vec(), [1, 2, 3, 4]);
     assert_eq!(l.get(-1).unwrap(), 4);
     l.insert(0, &0).unwrap();
@@ -194,7 +186,7 @@ fn increments_under_lock_are_exact() {
     let ps: Vec<Process> = (0..4)
         .map(|_| start(Process::new(add, (d.clone(), lock.clone(), 150))))
         .collect();
-    ps.iter().for_each(join_ok);
+    ps.iter().for_each(|p| join_with(p, 0));
     assert_eq!(d.get("counter").unwrap(), Some(600));
     assert!(!lock.locked().unwrap());
     let err = lock.release().unwrap_err();
@@ -297,7 +289,7 @@ fn wrong_authkey_is_refused() {
         remote_client,
         (server.address().clone(), b"right key".to_vec()),
     ));
-    join_ok(&p);
+    join_with(&p, 0);
     assert_eq!(d.get("from-client").unwrap(), Some(7));
     // Looking up with the wrong types is refused with both type names.
     let client = Manager::connect(server.address(), b"right key").unwrap();
@@ -376,7 +368,7 @@ fn dead_server_gives_a_clear_error() {
     // A new connection is refused just as clearly.
     let err = d.get("a").unwrap_err();
     assert!(err.to_string().contains("SyncManager-1"), "{err}");
-    join_ok(&waiter);
+    join_with(&waiter, 0);
 
     manager.shutdown().unwrap();
     assert!(!pid_exists(pid));

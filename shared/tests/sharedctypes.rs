@@ -4,16 +4,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{shared_mappings, spawn, test, Test};
+use common::{join, shared_mappings, spawn, test, Test};
 use multiprocessing::{Array, Lock, Process, RawArray, RawValue, Value};
-
-fn join(p: &Process) -> i32 {
-    assert!(
-        p.join_timeout(Duration::from_secs(60)).unwrap(),
-        "child did not end in time"
-    );
-    p.exitcode().expect("joined")
-}
 
 fn tutorial_value_and_array() {
     fn worker((val, arr): (Value<i32>, Array<i32>)) {

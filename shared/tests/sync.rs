@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{shared_mappings, spawn, test, Test};
+use common::{join, shared_mappings, spawn, test, Test};
 use std::sync::OnceLock;
 
 use multiprocessing::{
@@ -16,15 +16,6 @@ use multiprocessing::{
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
-}
-
-/// Joins `p` within a generous bound and returns its exit code.
-fn join(p: &Process) -> i32 {
-    assert!(
-        p.join_timeout(Duration::from_secs(20)).unwrap(),
-        "child did not end in time"
-    );
-    p.exitcode().expect("joined")
 }
 
 /// The number of descriptors of our shared memory segments this process has open. (Only

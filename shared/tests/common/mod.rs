@@ -189,6 +189,24 @@ where
     start(multiprocessing::Process::new(target, args))
 }
 
+/// Joins `p` within a generous bound and returns its exit code.
+pub fn join(p: &multiprocessing::Process) -> i32 {
+    assert!(
+        p.join_timeout(Duration::from_secs(60)).unwrap(),
+        "child did not end in time"
+    );
+    p.exitcode().expect("joined")
+}
+
+/// Joins `p` within a generous bound and asserts that it exited with `code`.
+pub fn join_with(p: &multiprocessing::Process, code: i32) {
+    assert!(
+        p.join_timeout(Duration::from_secs(30)).unwrap(),
+        "{p:?} did not end"
+    );
+    assert_eq!(p.exitcode(), Some(code), "{p:?}");
+}
+
 /// Starts `p` and returns it.
 pub fn start(mut p: multiprocessing::Process) -> multiprocessing::Process {
     p.start().expect("start a child");
