@@ -9,20 +9,16 @@ use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use super::{cvt, retry_eintr, unistd};
 
-/// A connected pair of Unix stream sockets (both ends read and write).
+/// A connected pair of Unix stream sockets (both ends read and write). nix's safe wrapper, as
+/// for the fork server's `scm::seqpacket_pair`.
 pub(crate) fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: `fds` is a writable array of two ints, as socketpair requires.
-    cvt(unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
-            0,
-            fds.as_mut_ptr(),
-        )
-    })?;
-    // SAFETY: the kernel just returned these two descriptors and nothing else owns them.
-    Ok(unsafe { (unistd::owned(fds[0]), unistd::owned(fds[1])) })
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType};
+    Ok(nix::sys::socket::socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )?)
 }
 
 /// A pipe: `(read end, write end)`.
