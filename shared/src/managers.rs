@@ -1,9 +1,10 @@
 //! Managers: a server process that holds shared objects, and proxies that reach them.
 //!
 //! Mirrors CPython's `Lib/multiprocessing/managers.py`. [`Manager::new`] (Python's
-//! `multiprocessing.Manager()`) forks a server process named `SyncManager-N`, and hands out
-//! typed proxies: [`DictProxy`], [`ListProxy`], [`NamespaceProxy`], [`QueueProxy`],
-//! [`ValueProxy`], [`LockProxy`]. A proxy can be given to child processes; each process talks to
+//! `multiprocessing.Manager()`) starts a server process named `SyncManager-N` (by the default
+//! start method, or a [`Context`](crate::Context)'s), and hands out typed proxies:
+//! [`DictProxy`], [`ListProxy`], [`NamespaceProxy`], [`QueueProxy`], [`ValueProxy`],
+//! [`LockProxy`]. A proxy can be given to child processes; each process talks to
 //! the server over connections of its own. [`Manager::serve`] and [`Manager::connect`] are
 //! CPython's `BaseManager(address, authkey)`: a server on a TCP or Unix-socket address that
 //! other programs, on other machines too, reach with the same authkey.
@@ -135,9 +136,11 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// closes its connections and leaves the server running.
 ///
 /// # Fork safety
-/// The server is forked when the manager is made: make managers before starting threads. If the
-/// process that made the manager dies without dropping it (killed, or `std::process::exit`), the
-/// server notices that its owner is gone and exits by itself.
+/// Under the `fork` start method (the default) the server is forked when the manager is made:
+/// make managers before starting threads, or use a `spawn` or `forkserver`
+/// [`Context::manager`](crate::Context::manager). If the process that made the manager dies
+/// without dropping it (killed, or `std::process::exit`), the server notices that its owner is
+/// gone and exits by itself.
 pub struct Manager {
     endpoint: Arc<Endpoint>,
     server: Option<ServerProcess>,
@@ -173,7 +176,7 @@ impl Manager {
     /// private temporary directory (Python's `multiprocessing.Manager()`).
     ///
     /// # Errors
-    /// [`Error::Os`] when the socket cannot be made or the fork fails.
+    /// [`Error::Os`] when the socket cannot be made or the server process cannot be started.
     pub fn new() -> Result<Manager> {
         Manager::new_with(None)
     }
@@ -196,7 +199,7 @@ impl Manager {
     /// [`address`](Manager::address).
     ///
     /// # Errors
-    /// [`Error::Os`] when the address cannot be bound or the fork fails.
+    /// [`Error::Os`] when the address cannot be bound or the server process cannot be started.
     ///
     /// # Examples
     ///

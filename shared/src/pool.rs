@@ -1466,9 +1466,11 @@ impl Shared {
 /// and [`join`](Pool::join) first.
 ///
 /// # Fork safety
-/// Workers are forked when the pool is made and whenever one must be replaced (it died, or
-/// it reached `maxtasksperchild`). The pool itself starts no threads (see above); make pools
-/// from a single-threaded program, or before starting other threads, as for [`Process`].
+/// Workers are started when the pool is made and whenever one must be replaced (it died, or
+/// it reached `maxtasksperchild`). The pool itself starts no threads (see above). Under the
+/// `fork` start method (the default), make pools from a single-threaded program, or before
+/// starting other threads, as for [`Process`]; a `spawn` or `forkserver` pool
+/// ([`PoolBuilder::start_method`]) has no such limit.
 pub struct Pool {
     shared: Rc<Shared>,
     processes: usize,
@@ -1555,7 +1557,7 @@ impl PoolBuilder {
     ///
     /// # Errors
     /// [`Error::State`] for zero processes or a zero `maxtasksperchild` (CPython's
-    /// `ValueError`); [`Error::Os`] when a socket or a fork fails.
+    /// `ValueError`); [`Error::Os`] when a socket fails or a worker cannot be started.
     pub fn build(self) -> Result<Pool> {
         let processes = self.processes.unwrap_or_else(cpu_count);
         if processes < 1 {
