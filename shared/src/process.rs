@@ -391,9 +391,11 @@ impl Process {
         &self.identity
     }
 
-    /// Starts the child: flushes stdout and stderr, forks, runs the target in the child, and
-    /// returns in the parent. The child never returns from this call: it leaves through
-    /// `_exit` when its target ends.
+    /// Starts the child by the process's start method. Under `fork` (the default) it flushes
+    /// stdout and stderr, forks, runs the target in the child, and returns in the parent; the
+    /// child never returns from this call: it leaves through `_exit` when its target ends. Under
+    /// `spawn` and `forkserver` the child is a new run of the program (or a child of the fork
+    /// server) that receives the target and its arguments and runs them.
     ///
     /// Once the child runs, the parent drops its own copy of the target and its arguments, as
     /// CPython's `start` deletes `_target` and `_args`: a pipe end moved into
@@ -403,8 +405,8 @@ impl Process {
     /// # Errors
     /// [`Error::State`] when the process was already started ("cannot start a process twice"),
     /// when the caller is a daemon process ("daemonic processes are not allowed to have
-    /// children") or did not make this object; [`Error::Os`] when `fork` fails (the process
-    /// can then be started again).
+    /// children") or did not make this object; [`Error::Os`] when the child cannot be started
+    /// (`fork` fails, say; the process can then be started again).
     ///
     /// # Examples
     ///
