@@ -877,13 +877,7 @@ pub(crate) fn start_child(
     let mut me = current();
     let mut children = lock(&CHILDREN);
     let server = crate::forkserver::hold_for_fork();
-    let parent = Parent {
-        name: me.name.clone(),
-        pid: unistd::getpid(),
-        daemon: me.daemon,
-        ident: me.identity.clone(),
-        pidfd: None,
-    };
+    let parent = me.as_parent();
     let tie = die_with_parent && info.daemon && unistd::gettid() == parent.pid;
 
     // SAFETY: fork's obligation is that the child only takes locks no vanished thread holds.
@@ -1364,6 +1358,19 @@ struct Current {
     parent: Option<Parent>,
 }
 
+impl Current {
+    /// What a child started now is told about this process, its parent.
+    fn as_parent(&self) -> Parent {
+        Parent {
+            name: self.name.clone(),
+            pid: unistd::getpid(),
+            daemon: self.daemon,
+            ident: self.identity.clone(),
+            pidfd: None,
+        }
+    }
+}
+
 /// What a child knows about its parent, as it was when the child was started.
 #[derive(Clone, Serialize, serde::Deserialize)]
 pub(crate) struct Parent {
@@ -1414,23 +1421,13 @@ impl std::ops::DerefMut for CurrentGuard {
 }
 
 /// What a child started now is told about its parent (this process).
-pub(crate) fn parent_record() -> ParentRecord {
-    let me = current();
-    Parent {
-        name: me.name.clone(),
-        pid: unistd::getpid(),
-        daemon: me.daemon,
-        ident: me.identity.clone(),
-        pidfd: None,
-    }
+pub(crate) fn parent_record() -> Parent {
+    current().as_parent()
 }
-
-/// The record a spawned child receives of its parent.
-pub(crate) type ParentRecord = Parent;
 
 /// Makes the calling process (a spawned child that has just read its payload) the child
 /// described by `info`.
-pub(crate) fn become_child(info: ChildInfo, mut parent: ParentRecord) {
+pub(crate) fn become_child(info: ChildInfo, mut parent: Parent) {
     if unistd::getppid() != parent.pid {
         // A child of the fork server: watch the real parent through a pidfd (it is alive now,
         // since it waits for our pid; a failure only costs the exact answer of `is_alive`).

@@ -53,7 +53,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use crate::codec;
 use crate::context::{self, StartMethod};
 use crate::error::{Error, Result};
-use crate::process::{self, ChildInfo, ParentRecord};
+use crate::process::{self, ChildInfo, Parent};
 use crate::sys::{fcntl, mman, signal, socket, unistd};
 
 /// The environment variable that tells a re-executed program it is a spawned child, and which
@@ -289,7 +289,7 @@ pub(crate) struct Bootstrap {
     /// Whether the child dies with its parent (a daemon, unless it opted out, as the manager's
     /// server does: it watches its owner and cleans up itself).
     pub(crate) tied: bool,
-    pub(crate) parent: ParentRecord,
+    pub(crate) parent: Parent,
     /// The parent's default start method, if it chose one: the child's processes use it too.
     start_method: Option<StartMethod>,
     pub(crate) call: Call,
