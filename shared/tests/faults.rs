@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{assert_no_children, eventually, join_with, pid_exists, start, test, Test};
+use common::{assert_no_children, eventually, join_with, nap_ms, pid_exists, start, test, Test};
 use multiprocessing::{
     active_children, freeze_support, get_context, Connection, Error, Lock, LockProxy, Manager, Pipe, Pool,
     Process, QueueProxy, RLock, Semaphore,
@@ -19,11 +19,6 @@ use nix::unistd::Pid;
 
 fn kill9(pid: i32) {
     let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-}
-
-fn nap_ms(ms: u64) -> u64 {
-    std::thread::sleep(Duration::from_millis(ms));
-    ms
 }
 
 fn square(x: u64) -> u64 {

@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use common::{assert_no_children, test, Test};
+use common::{assert_no_children, nap_ms, test, Test};
 use multiprocessing::{active_children, current_process, default_chunksize, Error, Pool};
 
 /// The workers' name prefix under the start method the suite runs with (`MP_TEST_START_METHOD`,
@@ -26,11 +26,6 @@ fn square(x: i64) -> i64 {
 
 fn add(a: i64, b: i64) -> i64 {
     a + b
-}
-
-fn nap_ms(ms: u64) -> u64 {
-    std::thread::sleep(Duration::from_millis(ms));
-    ms
 }
 
 fn fail_on_5(x: i64) -> i64 {

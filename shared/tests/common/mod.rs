@@ -230,6 +230,12 @@ pub fn sleep_ms(ms: u64) {
     std::thread::sleep(Duration::from_millis(ms));
 }
 
+/// Sleeps `ms` milliseconds and returns `ms`: a pool task that takes a known time.
+pub fn nap_ms(ms: u64) -> u64 {
+    sleep_ms(ms);
+    ms
+}
+
 /// The number of our shared memory segments this process maps.
 pub fn shared_mappings() -> usize {
     let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
