@@ -23,11 +23,7 @@ pub(crate) fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
 
 /// A pipe: `(read end, write end)`.
 pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: `fds` is a writable array of two ints, as pipe2 requires.
-    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
-    // SAFETY: the kernel just returned these two descriptors and nothing else owns them.
-    Ok(unsafe { (unistd::owned(fds[0]), unistd::owned(fds[1])) })
+    Ok(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?)
 }
 
 /// Whether `fd` is a socket (then [`send`] can use `MSG_NOSIGNAL`), as opposed to a pipe.
