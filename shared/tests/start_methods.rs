@@ -382,7 +382,8 @@ each_method!(
 /// The default start method chosen by `set_start_method` reaches `Process::new`; a process
 /// made that way keeps CPython's plain `Process-N` name.
 fn set_start_method_spawn() {
-    multiprocessing::set_start_method("spawn", false).unwrap();
+    // `force`: the harness may already have set a method (MP_TEST_START_METHOD).
+    multiprocessing::set_start_method("spawn", true).unwrap();
     assert_eq!(multiprocessing::get_start_method(), "spawn");
     assert!(multiprocessing::set_start_method("fork", false).is_err());
     let (reader, writer) = Pipe(false).unwrap();
