@@ -257,6 +257,9 @@ pub(crate) fn run_example(bin: &Path, args: &[&str], dir: &Path, timeout: Durati
     let mut child = Command::new(bin)
         .args(args)
         .current_dir(dir)
+        // With PYTHONUNBUFFERED set, CPython writes a print's text and its newline separately, so
+        // lines from several processes run together; `compare` runs Python as a user's shell would.
+        .env_remove("PYTHONUNBUFFERED")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -1,15 +1,16 @@
 # Example 3.2.4.barrier (ours: the tutorial describes it without a program). The Python that
 # examples-sync/ex-3-2-4-barrier/src/main.rs mirrors, run by `cargo xtask compare 3.2.4.barrier`.
+# flush=True: a child's stdout to a pipe is block-buffered, and the order of the lines is the point here.
 from multiprocessing import Barrier, Process
 from threading import BrokenBarrierError
 
 def start_race():
-    print("所有选手已就位，比赛开始！")
+    print("所有选手已就位，比赛开始！", flush=True)
 
 def runner(barrier, num):
-    print(f"选手 {num} 就位")
+    print(f"选手 {num} 就位", flush=True)
     barrier.wait()
-    print(f"选手 {num} 出发")
+    print(f"选手 {num} 出发", flush=True)
 
 if __name__ == '__main__':
     barrier = Barrier(3, action=start_race)
@@ -23,4 +24,4 @@ if __name__ == '__main__':
     try:
         lonely.wait()
     except BrokenBarrierError:
-        print("只有 1 名选手到场，等待超时，栅栏已破损:", lonely.broken)
+        print("只有 1 名选手到场，等待超时，栅栏已破损:", lonely.broken, flush=True)
