@@ -409,6 +409,38 @@ fn clones_take_turns_without_reading_ahead() {
     }
 }
 
+/// A receive spins briefly before it sleeps: a long wait costs no more CPU than that spin, and
+/// the spin stops after spins that ran out (both kinds of pipe).
+fn waiting_receive_spins_only_briefly() {
+    fn thread_cpu() -> Duration {
+        let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID).unwrap();
+        Duration::new(t.tv_sec() as u64, t.tv_nsec() as u32)
+    }
+    for duplex in [true, false] {
+        let (reader, writer) = Pipe(duplex).unwrap();
+        let sender = std::thread::spawn(move || {
+            for i in 0..5u32 {
+                common::sleep_ms(60);
+                writer.send(&i).unwrap();
+            }
+        });
+        let cpu = thread_cpu();
+        let started = Instant::now();
+        for i in 0..5u32 {
+            assert_eq!(reader.recv::<u32>().unwrap(), i);
+        }
+        let (waited, used) = (started.elapsed(), thread_cpu() - cpu);
+        sender.join().unwrap();
+        // Five waits of ~60 ms: at most a few 50 us spins, plus the receives themselves. A
+        // receive that spun the whole wait would use ~300 ms.
+        assert!(waited >= Duration::from_millis(250), "{waited:?}");
+        assert!(
+            used < Duration::from_millis(50),
+            "waiting {waited:?} used {used:?} of CPU"
+        );
+    }
+}
+
 fn main() -> std::process::ExitCode {
     common::run(&[
         test(
@@ -435,6 +467,10 @@ fn main() -> std::process::ExitCode {
             oversized_frames_are_refused_before_allocation_and_skipped,
         ),
         test("poll_times_out_within_bounds", poll_times_out_within_bounds),
+        test(
+            "waiting_receive_spins_only_briefly",
+            waiting_receive_spins_only_briefly,
+        ),
         test(
             "unserializable_value_is_an_error_and_sends_nothing",
             unserializable_value_is_an_error_and_sends_nothing,

@@ -118,6 +118,38 @@ pub(crate) fn read_some(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize>
     })
 }
 
+/// Reads at most `buf.len()` bytes if some are waiting, without ever sleeping: `Ok(None)` when
+/// nothing is there yet, `Ok(Some(0))` at end of file. A socket is read with
+/// `recv(MSG_DONTWAIT)` (one call); a pipe cannot be asked per call and its `O_NONBLOCK` is shared
+/// with every process holding it, so it is polled with a zero timeout first, then read.
+pub(crate) fn read_nowait(fd: BorrowedFd<'_>, buf: &mut [u8], socket: bool) -> io::Result<Option<usize>> {
+    if !socket {
+        if !super::poll::poll_readable(fd, Some(std::time::Duration::ZERO))? {
+            return Ok(None);
+        }
+        // Readable: data or end of file is there (a second reader could take it first; then
+        // this read sleeps, as a blocking receive would have).
+        return read_some(fd, buf).map(Some);
+    }
+    let got = retry_eintr(|| {
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the call's duration.
+        let n = cvt(unsafe {
+            libc::recv(
+                fd.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT,
+            )
+        })?;
+        Ok(n.unsigned_abs())
+    });
+    match got {
+        Ok(n) => Ok(Some(n)),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Fills `buf` completely. Returns how many bytes were read: `buf.len()`, or fewer when the
 /// peer closed first (end of file).
 pub(crate) fn read_full(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
