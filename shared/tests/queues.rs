@@ -337,14 +337,18 @@ fn killed_producer_mid_message_does_not_wedge_the_queue() {
         unreachable!("nobody read the message");
     }
     let q: Queue<Vec<u8>> = Queue::with_capacity(0, 4096).unwrap();
-    let mut p = Process::new(stream_forever, q.clone());
-    p.start().unwrap();
-    common::eventually(Duration::from_secs(20), "the producer fills the ring", || {
-        !q.empty()
-    });
-    std::thread::sleep(Duration::from_millis(100));
-    p.kill().unwrap();
-    join_ok_killed(&p);
+    // A producer that dies halfway through a message the ring cannot hold.
+    let kill_a_producer_mid_message = || {
+        let mut p = Process::new(stream_forever, q.clone());
+        p.start().unwrap();
+        common::eventually(Duration::from_secs(20), "the producer fills the ring", || {
+            !q.empty()
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        p.kill().unwrap();
+        join_ok_killed(&p);
+    };
+    kill_a_producer_mid_message();
     let err = q.get_timeout(Duration::from_secs(20)).unwrap_err();
     assert!(matches!(err, Error::Remote(_)), "{err:?}");
     assert!(err.to_string().contains("died"), "{err}");
@@ -353,14 +357,7 @@ fn killed_producer_mid_message_does_not_wedge_the_queue() {
     assert_eq!(q.qsize(), 0);
 
     // The same, but the next producer comes first: it ends the dead one's message.
-    let mut p = Process::new(stream_forever, q.clone());
-    p.start().unwrap();
-    common::eventually(Duration::from_secs(20), "the producer fills the ring", || {
-        !q.empty()
-    });
-    std::thread::sleep(Duration::from_millis(100));
-    p.kill().unwrap();
-    join_ok_killed(&p);
+    kill_a_producer_mid_message();
     fn put_small(q: Queue<Vec<u8>>) {
         q.put(vec![4, 5, 6]).unwrap();
     }
