@@ -4,9 +4,11 @@ Usage: python3 bench_mp.py NAME [--quick]
 Prints one JSON object: {"name": ..., "unit": ..., "value": ...} measured once; the xtask runs this
 several times, alternating with the Rust side, and takes medians.
 """
+import ctypes
 import json
 import multiprocessing as mp
 import os
+import resource
 import sys
 import time
 
@@ -28,6 +30,26 @@ def heavy(x):
     return (x, os.getpid())
 
 
+# Serial/pooled pairs per tutorial_speedup run, as PAIRS in bench/src/main.rs.
+PAIRS = 3
+
+
+def speedup_pairs(serial, parallel):
+    """Serial time over parallel time, summed over PAIRS pairs timed back to back; the order
+    within a pair alternates, so that neither side always runs first."""
+    serial_s = parallel_s = 0.0
+    for pair in range(PAIRS):
+        for serial_now in (pair % 2 == 0, pair % 2 != 0):
+            t = time.perf_counter()
+            if serial_now:
+                serial()
+                serial_s += time.perf_counter() - t
+            else:
+                parallel()
+                parallel_s += time.perf_counter() - t
+    return serial_s / parallel_s
+
+
 def per_op(fn, n):
     t = time.perf_counter()
     for _ in range(n):
@@ -42,6 +64,26 @@ def process_start_join():
         p.join()
     once()
     return "ms", per_op(once, 50 if QUICK else 300) * 1e3
+
+
+def _start_join_with(method):
+    # A warm-up start first: under forkserver it starts the server, which later starts reuse.
+    ctx = mp.get_context(method)
+
+    def once():
+        p = ctx.Process(target=empty)
+        p.start()
+        p.join()
+    once()
+    return "ms", per_op(once, 5 if QUICK else 20) * 1e3
+
+
+def process_start_join_spawn():
+    return _start_join_with("spawn")
+
+
+def process_start_join_forkserver():
+    return _start_join_with("forkserver")
 
 
 def pool_lifecycle():
@@ -68,14 +110,11 @@ def tutorial_speedup():
     numbers = list(range(100))
     with mp.Pool(4) as pool:
         pool.map(square, range(8))
-        t = time.perf_counter()
-        pool.map(heavy, numbers, chunksize=1)
-        pooled = time.perf_counter() - t
-    t = time.perf_counter()
-    for i in numbers:
-        heavy(i)
-    looped = time.perf_counter() - t
-    return "x", looped / pooled
+
+        def serial():
+            for i in numbers:
+                heavy(i)
+        return "x", speedup_pairs(serial, lambda: pool.map(heavy, numbers, chunksize=1))
 
 
 def _consume(q, n):
@@ -205,6 +244,51 @@ def manager_start():
     return "ms", per_op(once, 3 if QUICK else 10) * 1e3
 
 
+# A trickle: one small message every 40 us (TRICKLE_GAP in bench/src/main.rs) to a receiver
+# blocked in recv; the figure is the receiver's CPU time (user + system) per message.
+
+def _cpu_time():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _trickle_receiver(conn, n):
+    conn.recv()
+    start = _cpu_time()
+    for _ in range(n - 1):
+        conn.recv()
+    conn.send((_cpu_time() - start) / (n - 1))
+
+
+def recv_trickle():
+    n = 2_000 if QUICK else 10_000
+    gap = 40e-6
+    a, b = mp.Pipe()
+    p = mp.Process(target=_trickle_receiver, args=(b, n))
+    p.start()
+    b.close()
+    # As trickle() in bench/src/main.rs: the timer slack down to 1 ns (PR_SET_TIMERSLACK = 29),
+    # a sleep until 30 us before each send and a spin for the rest, as a 40 us sleep overshoots.
+    ctypes.CDLL(None, use_errno=True).prctl(29, 1, 0, 0, 0)
+    early = 30e-6
+    start = next_send = time.perf_counter()
+    for i in range(n):
+        next_send += gap
+        now = time.perf_counter()
+        if now > next_send + gap:
+            next_send = now
+        elif next_send > now + early:
+            time.sleep(next_send - now - early)
+        while time.perf_counter() < next_send:
+            pass
+        a.send(i)
+    mean_gap = (time.perf_counter() - start) / n * 1e6
+    print(f"trickle: {n} messages, a mean gap of {mean_gap:.1f} us", file=sys.stderr)
+    per_message = a.recv()
+    p.join()
+    return "us", per_message * 1e6
+
+
 # Footprint: RSS and PSS (kB, /proc/<pid>/smaps_rollup) of a Pool(4) worker (the mean of the four),
 # the Manager server and the parent, all in one scene: a Pool(4) that ran a warm-up map and a
 # Manager whose dict was written and read. The Rust side (bench/src/memory.rs) sets the same scene.
@@ -258,8 +342,9 @@ def mem_parent_pss():
 
 
 WORKLOADS = {f.__name__: f for f in [
-    process_start_join, pool_lifecycle, map_chunk1, map_100k, tutorial_speedup, queue_small,
-    queue_1mib, pipe_rtt, pipe_1mib, value_lock, manager_dict, manager_dict_4, manager_start,
+    process_start_join, process_start_join_spawn, process_start_join_forkserver, pool_lifecycle,
+    map_chunk1, map_100k, tutorial_speedup, queue_small, queue_1mib, pipe_rtt, pipe_1mib, value_lock,
+    manager_dict, manager_dict_4, manager_start, recv_trickle,
     mem_pool_worker_rss, mem_pool_worker_pss, mem_manager_rss, mem_manager_pss, mem_parent_rss,
     mem_parent_pss,
 ]}

@@ -6,13 +6,17 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use multiprocessing::{ByteBuf, Connection, DictProxy, Manager, Pipe, Pool, Process, Queue, Value};
+use multiprocessing::{
+    ByteBuf, Connection, DictProxy, Manager, Pipe, Pool, Process, Queue, Value, get_context,
+};
 
-use crate::per_op;
+use crate::{cpu_time, heavy, per_op, speedup_pairs, speedup_tasks, trickle, trickle_messages};
 
 /// The workloads of this module.
 pub(crate) const NAMES: &[&str] = &[
     "process_start_join",
+    "process_start_join_spawn",
+    "process_start_join_forkserver",
     "pool_lifecycle",
     "map_chunk1",
     "map_100k",
@@ -25,12 +29,15 @@ pub(crate) const NAMES: &[&str] = &[
     "manager_dict",
     "manager_dict_4",
     "manager_start",
+    "recv_trickle",
 ];
 
 /// Runs `name` if it is one of ours.
 pub(crate) fn run(name: &str, quick: bool) -> Option<(&'static str, f64)> {
     Some(match name {
         "process_start_join" => ("ms", process_start_join(quick) * 1e3),
+        "process_start_join_spawn" => ("ms", start_join_with("spawn", quick) * 1e3),
+        "process_start_join_forkserver" => ("ms", start_join_with("forkserver", quick) * 1e3),
         "pool_lifecycle" => ("ms", pool_lifecycle(quick) * 1e3),
         "map_chunk1" => ("ms", map_chunk1(quick) * 1e3),
         "map_100k" => ("ms", map_100k(quick) * 1e3),
@@ -43,6 +50,7 @@ pub(crate) fn run(name: &str, quick: bool) -> Option<(&'static str, f64)> {
         "manager_dict" => ("ops/s", manager_dict(quick)),
         "manager_dict_4" => ("ops/s", manager_dict_4(quick)),
         "manager_start" => ("ms", manager_start(quick) * 1e3),
+        "recv_trickle" => ("us", recv_trickle(quick) * 1e6),
         _ => return None,
     })
 }
@@ -56,17 +64,6 @@ fn square(x: u64) -> u64 {
     x * x
 }
 
-/// Section 8's task. `black_box` keeps every multiplication: without it the compiler drops the
-/// loop, and the task would weigh nothing.
-fn heavy((x, rounds): (u64, u32)) -> (u64, u32) {
-    let mut i = 0;
-    for _ in 0..rounds {
-        i = black_box(black_box(x) * black_box(x));
-    }
-    black_box(i);
-    (x, std::process::id())
-}
-
 fn process_start_join(quick: bool) -> f64 {
     let once = || {
         let mut p = Process::new(empty, ());
@@ -75,6 +72,19 @@ fn process_start_join(quick: bool) -> f64 {
     };
     once();
     per_op(if quick { 50 } else { 300 }, once)
+}
+
+/// As `process_start_join`, with the context of another start method. A warm-up start first:
+/// under forkserver it starts the server, which later starts reuse.
+fn start_join_with(method: &str, quick: bool) -> f64 {
+    let ctx = get_context(method).expect("get_context");
+    let once = || {
+        let mut p = ctx.process(empty, ());
+        p.start().expect("start");
+        p.join().expect("join");
+    };
+    once();
+    per_op(if quick { 5 } else { 20 }, once)
 }
 
 fn pool_lifecycle(quick: bool) -> f64 {
@@ -102,22 +112,22 @@ fn map_100k(quick: bool) -> f64 {
     })
 }
 
-/// Loop time over `Pool(4)` time for section 8's 100 heavy tasks, `chunksize=1`.
+/// Loop time over `Pool(4)` time for section 8's 100 heavy tasks, `chunksize=1`, summed over
+/// interleaved pairs (see `speedup_pairs`).
 fn tutorial_speedup(quick: bool) -> f64 {
-    let rounds: u32 = if quick { 100_000 } else { 1_000_000 };
-    let numbers: Vec<(u64, u32)> = (0..100).map(|x| (x, rounds)).collect();
-    let pooled = {
-        let pool = Pool::new(4).expect("Pool::new");
-        pool.map(square, 0..8).expect("warm-up map");
-        let t = Instant::now();
-        black_box(pool.map_chunked(heavy, numbers.clone(), 1).expect("map"));
-        t.elapsed().as_secs_f64()
-    };
-    let t = Instant::now();
-    for &task in &numbers {
-        black_box(heavy(task));
-    }
-    t.elapsed().as_secs_f64() / pooled
+    let numbers = speedup_tasks(quick);
+    let pool = Pool::new(4).expect("Pool::new");
+    pool.map(square, 0..8).expect("warm-up map");
+    speedup_pairs(
+        || {
+            for &task in &numbers {
+                black_box(heavy(task));
+            }
+        },
+        || {
+            black_box(pool.map_chunked(heavy, numbers.clone(), 1).expect("map"));
+        },
+    )
 }
 
 fn consume<T: serde::Serialize + serde::de::DeserializeOwned>((q, n): (Queue<T>, usize)) {
@@ -264,4 +274,27 @@ fn manager_start(quick: bool) -> f64 {
         let mut manager = Manager::new().expect("Manager::new");
         manager.shutdown().expect("shutdown");
     })
+}
+
+/// Receives `n` messages and sends back its CPU seconds per message, counted from the first.
+fn trickle_receiver((conn, n): (Connection, u32)) {
+    conn.recv::<u64>().expect("recv");
+    let start = cpu_time();
+    for _ in 1..n {
+        black_box(conn.recv::<u64>().expect("recv"));
+    }
+    let per_message = (cpu_time() - start) / f64::from(n - 1);
+    conn.send(&per_message).expect("send");
+}
+
+/// The receiver's CPU seconds per message, for one small message every 40 us.
+fn recv_trickle(quick: bool) -> f64 {
+    let n = trickle_messages(quick);
+    let (a, b) = Pipe(true).expect("Pipe");
+    let mut p = Process::new(trickle_receiver, (b, n));
+    p.start().expect("start");
+    trickle(n, |i| a.send(&u64::from(i)).expect("send"));
+    let per_message: f64 = a.recv().expect("recv the receiver's figure");
+    p.join().expect("join");
+    per_message
 }

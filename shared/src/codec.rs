@@ -27,13 +27,15 @@
 //! # Ok::<(), multiprocessing::Error>(())
 //! ```
 
-use serde::de::DeserializeOwned;
+use std::any::{Any, TypeId};
+
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 pub use serde_bytes::ByteBuf;
 
 /// A value that could not be encoded, or bytes that do not decode as the expected type.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[error("cannot {action} {type_name}: {reason}")]
 pub struct CodecError {
     action: &'static str,
@@ -46,6 +48,21 @@ impl CodecError {
     pub fn type_name(&self) -> &'static str {
         self.type_name
     }
+}
+
+thread_local! {
+    /// The message of the last refusal made through [`refuse`] on this thread: postcard keeps
+    /// only "Serde Serialization Error" of a custom error, so the message travels beside it.
+    static REFUSAL: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// A serde error for a value that refuses to be encoded, whose `message` reaches the caller in
+/// the [`CodecError`] (postcard itself drops custom messages). For `Serialize` impls of this
+/// crate, e.g. a `Lock` that crosses only by inheritance.
+pub(crate) fn refuse<E: serde::ser::Error>(message: String) -> E {
+    let error = E::custom(&message);
+    REFUSAL.with(|r| *r.borrow_mut() = Some(message));
+    error
 }
 
 /// Encodes `value` into a new byte vector.
@@ -66,12 +83,17 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecError> {
 /// As [`encode`]; `out` is left as it was.
 pub fn encode_into<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
     let start = out.len();
+    REFUSAL.with(|r| r.borrow_mut().take());
     postcard::serialize_with_flavor(value, AppendTo(&mut *out)).map_err(|e| {
         out.truncate(start);
+        let refused = match e {
+            postcard::Error::SerdeSerCustom => REFUSAL.with(|r| r.borrow_mut().take()),
+            _ => None,
+        };
         CodecError {
             action: "encode",
             type_name: std::any::type_name::<T>(),
-            reason: e.to_string(),
+            reason: refused.unwrap_or_else(|| e.to_string()),
         }
     })
 }
@@ -127,6 +149,300 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     }
 }
 
+/// Encodes `len` items of `items` as a sequence, exactly as a `Vec` of them encodes, and
+/// appends it to `out`, without collecting them first: a pool encodes each chunk of its input
+/// straight from the caller's iterator, and a worker its results as it computes them. Exactly
+/// `len` items are taken from `items` (fewer only if it ends), even when one fails to encode.
+///
+/// # Errors
+/// As [`encode`], naming `I::Item`; also when `items` ends before `len` items. `out` is left
+/// as it was.
+pub(crate) fn encode_seq_into<I>(items: I, len: usize, out: &mut Vec<u8>) -> Result<(), CodecError>
+where
+    I: Iterator,
+    I::Item: Serialize + 'static,
+{
+    if is_plain_int::<I::Item>() {
+        return put_ints(items, len, out);
+    }
+    let seq = Seq(std::cell::Cell::new(Some(items)), len);
+    let start = out.len();
+    postcard::serialize_with_flavor(&seq, AppendTo(&mut *out)).map_err(|e| {
+        out.truncate(start);
+        CodecError {
+            action: "encode",
+            type_name: std::any::type_name::<I::Item>(),
+            reason: e.to_string(),
+        }
+    })
+}
+
+/// `len` items of an iterator, serialized once as a sequence.
+struct Seq<I>(std::cell::Cell<Option<I>>, usize);
+
+impl<I> Serialize for Seq<I>
+where
+    I: Iterator,
+    I::Item: Serialize,
+{
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        let items = self
+            .0
+            .take()
+            .ok_or_else(|| S::Error::custom("a sequence of an iterator is encoded once"))?;
+        let mut seq = serializer.serialize_seq(Some(self.1))?;
+        let mut items = items.take(self.1);
+        let mut written = 0;
+        for item in &mut items {
+            if let Err(e) = seq.serialize_element(&item) {
+                // The caller's iterator gives up exactly `len` items, whatever happens.
+                items.for_each(drop);
+                return Err(e);
+            }
+            written += 1;
+        }
+        if written != self.1 {
+            return Err(S::Error::custom("the items ended early"));
+        }
+        seq.end()
+    }
+}
+
+/// Decodes a sequence of `T` (as a `Vec<T>` encodes) from `bytes` and appends its items to
+/// `out`, instead of into a vector of their own; returns how many. Every byte must be used.
+/// A pool collects a `map`'s results this way, chunk after chunk, into the one vector it
+/// returns.
+///
+/// # Errors
+/// As [`decode`], naming `T`; `out` is left as it was.
+pub(crate) fn decode_extend<T: DeserializeOwned + 'static>(
+    bytes: &[u8],
+    out: &mut Vec<T>,
+) -> Result<usize, CodecError> {
+    if let Some(read) = take_ints(bytes, out) {
+        return Ok(read);
+    }
+    let before = out.len();
+    let fail = |out: &mut Vec<T>, reason: String| {
+        out.truncate(before);
+        CodecError {
+            action: "decode",
+            type_name: std::any::type_name::<T>(),
+            reason,
+        }
+    };
+    let mut deserializer = postcard::Deserializer::from_bytes(bytes);
+    if let Err(e) = serde::de::DeserializeSeed::deserialize(Extend(&mut *out), &mut deserializer) {
+        return Err(fail(out, e.to_string()));
+    }
+    match deserializer.finalize() {
+        Ok([]) => Ok(out.len() - before),
+        Ok(rest) => Err(fail(out, format!("{} bytes left over", rest.len()))),
+        Err(e) => Err(fail(out, e.to_string())),
+    }
+}
+
+/// Deserializes a sequence into the end of a vector.
+struct Extend<'a, T>(&'a mut Vec<T>);
+
+impl<'de, T: serde::Deserialize<'de>> serde::de::DeserializeSeed<'de> for Extend<'_, T> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for Extend<'_, T> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a sequence")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        // As serde's own `Vec` does: trust the announced length only so far (1 MiB).
+        let room = seq
+            .size_hint()
+            .unwrap_or(0)
+            .min((1 << 20) / size_of::<T>().max(1));
+        self.0.reserve(room);
+        while let Some(item) = seq.next_element()? {
+            self.0.push(item);
+        }
+        Ok(())
+    }
+}
+
+// Sequences of plain integers (`u32`, `u64`, `usize`, `i32`, `i64`), written and read without
+// serde. Through serde, postcard writes each element's varint into a buffer of its own and
+// hands it over as a slice, and reads it back through a generic visitor: for `Pool::map` over
+// numbers, that was most of the parent's and the workers' time (`perf` on `map_100k`: a third
+// of all samples in `serialize_element`, a fifth in the varint reader and `visit_seq`). These
+// loops write and read exactly postcard's bytes (LEB128 varints, zigzag for signed numbers, the
+// length first), as the tests check against postcard itself; bytes they do not accept go
+// through serde, which gives the error.
+
+/// Whether `T` is one of the integers whose sequences take the loops below.
+fn is_plain_int<T: 'static>() -> bool {
+    let t = TypeId::of::<T>();
+    [
+        TypeId::of::<u64>(),
+        TypeId::of::<u32>(),
+        TypeId::of::<usize>(),
+        TypeId::of::<i64>(),
+        TypeId::of::<i32>(),
+    ]
+    .contains(&t)
+}
+
+/// The number postcard writes as the varint of `value` (zigzag for a signed one); `None` for
+/// a type that is not a plain integer.
+fn varint_of<T: 'static>(value: &T) -> Option<u64> {
+    let any: &dyn Any = value;
+    if let Some(&v) = any.downcast_ref::<u64>() {
+        return Some(v);
+    }
+    if let Some(&v) = any.downcast_ref::<u32>() {
+        return Some(u64::from(v));
+    }
+    if let Some(&v) = any.downcast_ref::<usize>() {
+        return Some(v as u64);
+    }
+    if let Some(&v) = any.downcast_ref::<i64>() {
+        return Some(((v << 1) ^ (v >> 63)) as u64);
+    }
+    if let Some(&v) = any.downcast_ref::<i32>() {
+        return Some(u64::from(((v << 1) ^ (v >> 31)) as u32));
+    }
+    None
+}
+
+/// Appends `value` as a LEB128 varint.
+#[inline]
+fn push_varint(mut value: u64, out: &mut Vec<u8>) {
+    while value >= 0x80 {
+        out.push(value as u8 | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// [`encode_seq_into`] for plain integers.
+fn put_ints<I>(items: I, len: usize, out: &mut Vec<u8>) -> Result<(), CodecError>
+where
+    I: Iterator,
+    I::Item: 'static,
+{
+    let start = out.len();
+    // Room for small numbers; larger ones grow the vector as usual.
+    out.reserve(len.saturating_mul(2).saturating_add(10));
+    push_varint(len as u64, out);
+    let mut written = 0;
+    for item in items.take(len) {
+        let Some(value) = varint_of(&item) else {
+            unreachable!("put_ints is only called for plain integers")
+        };
+        push_varint(value, out);
+        written += 1;
+    }
+    if written != len {
+        out.truncate(start);
+        return Err(CodecError {
+            action: "encode",
+            type_name: std::any::type_name::<I::Item>(),
+            reason: "the items ended early".to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Reads a varint of at most `max_bytes` bytes whose last byte is at most `last_max` from the
+/// start of `rest`, as postcard does: the value and how many bytes it took; `None` where
+/// postcard would fail.
+#[inline(always)]
+fn take_varint(rest: &[u8], max_bytes: usize, last_max: u8) -> Option<(u64, usize)> {
+    let &first = rest.first()?;
+    if first < 0x80 {
+        return Some((u64::from(first), 1));
+    }
+    let mut value = u64::from(first & 0x7f);
+    for i in 1..max_bytes {
+        let &byte = rest.get(i)?;
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte < 0x80 {
+            return (i < max_bytes - 1 || byte <= last_max).then_some((value, i + 1));
+        }
+    }
+    None
+}
+
+/// [`decode_extend`] for plain integers: `None` for another type, or for bytes to leave to
+/// serde (which then says what is wrong with them).
+#[expect(
+    clippy::ptr_arg,
+    reason = "the vector grows: it is downcast to a `Vec` of the integer type and pushed onto"
+)]
+fn take_ints<T: 'static>(bytes: &[u8], out: &mut Vec<T>) -> Option<usize> {
+    let any: &mut dyn Any = out;
+    if let Some(out) = any.downcast_mut::<Vec<u64>>() {
+        return take_seq(bytes, out, 10, 0x01, Some);
+    }
+    if let Some(out) = any.downcast_mut::<Vec<u32>>() {
+        return take_seq(bytes, out, 5, 0x0f, |v| u32::try_from(v).ok());
+    }
+    if let Some(out) = any.downcast_mut::<Vec<usize>>() {
+        return take_seq(bytes, out, 10, 0x01, |v| usize::try_from(v).ok());
+    }
+    if let Some(out) = any.downcast_mut::<Vec<i64>>() {
+        return take_seq(bytes, out, 10, 0x01, |v| {
+            Some((v >> 1) as i64 ^ -((v & 1) as i64))
+        });
+    }
+    if let Some(out) = any.downcast_mut::<Vec<i32>>() {
+        return take_seq(bytes, out, 5, 0x0f, |v| {
+            let v = u32::try_from(v).ok()?;
+            Some((v >> 1) as i32 ^ -((v & 1) as i32))
+        });
+    }
+    None
+}
+
+/// Reads a length, then that many varints converted by `convert`, onto `out`; every byte must
+/// be used. On `None`, `out` is as it was.
+fn take_seq<V>(
+    bytes: &[u8],
+    out: &mut Vec<V>,
+    max_bytes: usize,
+    last_max: u8,
+    convert: impl Fn(u64) -> Option<V>,
+) -> Option<usize> {
+    let (len, used) = take_varint(bytes, 10, 0x01)?;
+    let mut rest = &bytes[used..];
+    // Every item takes a byte at least: a longer length is not to be believed.
+    let len = usize::try_from(len).ok().filter(|&len| len <= rest.len())?;
+    let before = out.len();
+    out.reserve(len);
+    for _ in 0..len {
+        let Some((value, used)) = take_varint(rest, max_bytes, last_max) else {
+            out.truncate(before);
+            return None;
+        };
+        let Some(value) = convert(value) else {
+            out.truncate(before);
+            return None;
+        };
+        out.push(value);
+        rest = &rest[used..];
+    }
+    if !rest.is_empty() {
+        out.truncate(before);
+        return None;
+    }
+    Some(len)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,5 +467,92 @@ mod tests {
         same("任务 and a string longer than sixteen bytes".to_string());
         same(ByteBuf::from(vec![7u8; 100_000]));
         same(BTreeMap::from([("k".to_string(), vec![Some(1u32), None])]));
+    }
+
+    /// A sequence encoded from an iterator is a `Vec`'s encoding, and decodes onto the end of
+    /// a vector.
+    #[test]
+    fn sequences_from_iterators_and_onto_vectors() {
+        let items: Vec<u64> = (0..1000).map(|x| x * x).collect();
+        let mut out = vec![7];
+        encode_seq_into(items.iter().copied(), items.len(), &mut out).unwrap();
+        assert_eq!(out[1..], encode(&items).unwrap()[..]);
+        // Only `len` items are taken; an iterator that ends early is an error, leaving `out`.
+        let mut short = Vec::new();
+        encode_seq_into(0u64..10, 3, &mut short).unwrap();
+        assert_eq!(decode::<Vec<u64>>(&short).unwrap(), [0, 1, 2]);
+        assert!(encode_seq_into(0u64..2, 3, &mut short).is_err());
+        assert_eq!(decode::<Vec<u64>>(&short).unwrap(), [0, 1, 2]);
+
+        let mut all = vec![1u64, 2];
+        assert_eq!(decode_extend(&out[1..], &mut all).unwrap(), 1000);
+        assert_eq!(all[..2], [1, 2]);
+        assert_eq!(all[2..], items[..]);
+        // Bad bytes leave the vector as it was.
+        assert!(decode_extend::<u64>(&[5, 1], &mut all).is_err());
+        assert!(
+            decode_extend::<u64>(&[1, 1, 9], &mut all).is_err(),
+            "a byte left over"
+        );
+        assert_eq!(all.len(), 1002);
+    }
+
+    /// The integer loops write exactly postcard's bytes and read them back, at the edges of
+    /// every varint length; what they do not accept, serde reads (or refuses) as before.
+    #[test]
+    fn integer_sequences_match_postcard() {
+        fn same<T>(values: Vec<T>)
+        where
+            T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug + Copy + 'static,
+        {
+            assert!(is_plain_int::<T>());
+            let theirs = postcard::to_stdvec(&values).unwrap();
+            let mut ours = Vec::new();
+            encode_seq_into(values.iter().copied(), values.len(), &mut ours).unwrap();
+            assert_eq!(ours, theirs, "{}", std::any::type_name::<T>());
+            let mut back: Vec<T> = Vec::new();
+            assert_eq!(take_ints(&theirs, &mut back), Some(values.len()));
+            assert_eq!(back, values);
+        }
+        let mut edges: Vec<u64> = vec![0, 1, u64::MAX];
+        for bits in [7, 14, 21, 28, 32, 35, 42, 49, 56, 63] {
+            edges.extend([(1u64 << bits) - 1, 1u64 << bits, (1u64 << bits) + 1]);
+        }
+        same(edges.clone());
+        same(edges.iter().map(|&v| v as u32).collect::<Vec<_>>());
+        same(edges.iter().map(|&v| v as usize).collect::<Vec<_>>());
+        same(
+            edges
+                .iter()
+                .flat_map(|&v| [v as i64, (v as i64).wrapping_neg()])
+                .collect::<Vec<_>>(),
+        );
+        same(
+            edges
+                .iter()
+                .flat_map(|&v| [v as i32, (v as i32).wrapping_neg()])
+                .collect::<Vec<_>>(),
+        );
+        same(vec![i64::MIN, i64::MAX, i32::MIN as i64]);
+        same(vec![i32::MIN, i32::MAX]);
+        same(Vec::<u64>::new());
+        assert!(!is_plain_int::<u8>() && !is_plain_int::<String>());
+
+        // Bytes the loops leave to serde: the same outcome either way.
+        let non_canonical = [1u8, 0x80, 0x00]; // one item, zero written in two bytes
+        assert_eq!(take_ints::<u64>(&non_canonical, &mut Vec::new()), Some(1));
+        assert_eq!(decode::<Vec<u64>>(&non_canonical).unwrap(), [0]);
+        for bad in [
+            &[2u8, 1][..],
+            &[1, 0xff, 0xff, 0xff, 0xff, 0x7f][..],
+            &[0x80][..],
+            &[1, 1, 1][..],
+        ] {
+            let mut out = vec![9u32];
+            assert!(take_ints(bad, &mut out).is_none(), "{bad:?}");
+            assert_eq!(out, [9]);
+            assert!(decode_extend(bad, &mut out).is_err(), "{bad:?}");
+            assert!(decode::<Vec<u32>>(bad).is_err(), "{bad:?}");
+        }
     }
 }

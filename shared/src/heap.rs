@@ -19,6 +19,11 @@
 //!   twice. CPython's `Heap` checks `os.getpid()` for this; so do we.
 //! - **Each process unmaps its own mapping.** A forked child has its own copy of each `Arc`
 //!   and of each mapping; dropping them in the child does not affect the parent.
+//! - **The mapping is memmap2's.** A segment is a memfd (made, sized and identified through
+//!   nix) mapped by [`MmapRaw`], which maps a file `MAP_SHARED` and unmaps it when dropped.
+//!   (memmap2's `map_anon` is `MAP_PRIVATE`: a forked child's writes would not be seen. A
+//!   memfd also survives `exec`, for the `spawn` start method, and the kernel keys
+//!   process-shared futexes on its pages, whatever address each process maps them at.)
 //!
 //! # Serialization
 //! A block serializes as the segment's descriptor number, its file identity (device and inode)
@@ -27,7 +32,13 @@
 //! deserialize, a process that already maps the segment (found by its file identity) reuses
 //! its mapping; otherwise it duplicates the inherited descriptor (checking that it is the same
 //! file, so a stale or unrelated number is an error, not a silent mix-up) and maps it.
-#![allow(
+//!
+//! A block serializes *only* into the arguments of a child being started ([`by_inheritance`]),
+//! as CPython's `context.assert_spawning`: a descriptor number sent anywhere else (through a
+//! `Connection`, a `Queue`, a pool task) means nothing to the receiver, which would use the
+//! memory only if it happened to map that segment already. The sender gets an error instead:
+//! "Lock objects should only be shared between processes through inheritance".
+#![expect(
     unsafe_code,
     reason = "shared memory is raw memory: typed atomic views into a mapping"
 )]
@@ -36,14 +47,17 @@ use std::collections::BTreeMap;
 use std::ffi::CStr;
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
-use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8};
+use std::sync::atomic::{AtomicU8, AtomicU16, AtomicU32, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
+use memmap2::{MmapOptions, MmapRaw};
+use nix::sys::memfd::{MFdFlags, memfd_create};
+use nix::sys::stat::fstat;
+use nix::unistd::{ftruncate, getpid};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Error, Result};
-use crate::sys::{fcntl, mman, unistd};
+use crate::sys::fcntl;
 
 /// The alignment of every block: enough for an `AtomicU64` or an `f64`.
 pub(crate) const ALIGN: usize = 8;
@@ -57,57 +71,62 @@ pub(crate) const SEGMENT_NAME: &CStr = c"mp-heap";
 /// One memfd and this process's mapping of all of it.
 struct Segment {
     fd: OwnedFd,
-    ptr: NonNull<u8>,
-    len: usize,
+    /// The whole file, mapped `MAP_SHARED`; unmapped when the segment drops.
+    map: MmapRaw,
     /// The file's (device, inode): the same in every process that maps it.
     id: (u64, u64),
 }
 
-// SAFETY: the mapping is plain memory that every process and thread may access; all access
-// through `SharedBlock` is atomic, or raw through `as_ptr` under the caller's own protocol.
-unsafe impl Send for Segment {}
-// SAFETY: as above; `&Segment` offers no unsynchronized mutation.
-unsafe impl Sync for Segment {}
+/// The identity and size of the file behind `fd`, by `fstat`.
+fn file_id(fd: &OwnedFd) -> nix::Result<((u64, u64), usize)> {
+    // A file's size is never negative.
+    fstat(fd.as_fd()).map(|st| ((st.st_dev, st.st_ino), usize::try_from(st.st_size).unwrap_or(0)))
+}
 
 impl Segment {
-    /// A new zero-filled segment of `len` bytes.
+    /// A new zero-filled segment of `len` bytes. The descriptor is close-on-exec: a program
+    /// started with `std::process::Command` does not inherit our shared memory by accident.
     fn create(len: usize) -> Result<Arc<Segment>> {
-        let fd =
-            mman::memfd_create(SEGMENT_NAME).map_err(|e| Error::os("memfd_create for shared memory", e))?;
-        mman::ftruncate(fd.as_fd(), len)
-            .map_err(|e| Error::os(format!("sizing a shared memory segment to {len} bytes"), e))?;
+        let fd = memfd_create(SEGMENT_NAME, MFdFlags::MFD_CLOEXEC)
+            .map_err(|e| Error::os("memfd_create: a shared memory segment", e.into()))?;
+        let size = libc::off_t::try_from(len)
+            .map_err(|_| Error::state(format!("a shared memory segment of {len} bytes is too large")))?;
+        ftruncate(&fd, size).map_err(|e| {
+            Error::os(
+                format!("ftruncate: sizing a shared memory segment to {len} bytes"),
+                e.into(),
+            )
+        })?;
         Segment::map(fd, len)
     }
 
     /// Maps all `len` bytes of `fd` and registers the segment under its file identity.
     fn map(fd: OwnedFd, len: usize) -> Result<Arc<Segment>> {
-        let id = mman::file_id(fd.as_fd()).map_err(|e| Error::os("fstat of a shared memory segment", e))?;
-        let ptr = mman::mmap_shared(fd.as_fd(), len)
-            .map_err(|e| Error::os(format!("mmap of a {len}-byte shared memory segment"), e))?;
-        let segment = Arc::new(Segment {
-            fd,
-            ptr,
-            len,
-            id: (id.dev, id.ino),
-        });
+        let (id, _) =
+            file_id(&fd).map_err(|e| Error::os("fstat: identifying a shared memory segment", e.into()))?;
+        let map = MmapOptions::new()
+            .len(len)
+            .map_raw(&fd)
+            .map_err(|e| Error::os(format!("mmap: mapping a {len}-byte shared memory segment"), e))?;
+        let segment = Arc::new(Segment { fd, map, id });
         lock(&REGISTRY).insert(segment.id, Arc::downgrade(&segment));
         Ok(segment)
+    }
+
+    /// The segment's length in bytes.
+    fn len(&self) -> usize {
+        self.map.len()
     }
 }
 
 impl Drop for Segment {
     fn drop(&mut self) {
-        {
-            let mut registry = lock(&REGISTRY);
-            // Another mapping of the same file may have replaced our entry; keep a live one.
-            if registry.get(&self.id).is_some_and(|w| w.strong_count() == 0) {
-                registry.remove(&self.id);
-            }
+        let mut registry = lock(&REGISTRY);
+        // Another mapping of the same file may have replaced our entry; keep a live one.
+        if registry.get(&self.id).is_some_and(|w| w.strong_count() == 0) {
+            registry.remove(&self.id);
         }
-        // SAFETY: `ptr`/`len` are the mapping made in `Segment::map`; this is its only unmap,
-        // and no block (hence no reference into it) outlives the segment's last `Arc`.
-        let _ = unsafe { mman::munmap(self.ptr, self.len) };
-        // The descriptor closes when `fd` drops.
+        // The mapping is unmapped and the descriptor closed when the fields drop.
     }
 }
 
@@ -150,7 +169,8 @@ impl SharedBlock {
     pub(crate) fn new(len: usize) -> Result<SharedBlock> {
         let size = len.max(1).next_multiple_of(ALIGN);
         if size > LARGE {
-            let segment = Segment::create(size.next_multiple_of(mman::page_size()))?;
+            // The kernel maps whole pages; the bytes past `size` in the last one are not used.
+            let segment = Segment::create(size)?;
             return Ok(SharedBlock {
                 segment,
                 offset: 0,
@@ -158,7 +178,7 @@ impl SharedBlock {
             });
         }
         let mut heap = lock(&HEAP);
-        let pid = unistd::getpid();
+        let pid = getpid().as_raw();
         if heap.pid != pid {
             // A forked child: never carve the arena the parent is carving too.
             *heap = Heap {
@@ -168,7 +188,7 @@ impl SharedBlock {
             };
         }
         if let Some(segment) = heap.arena.upgrade() {
-            if heap.next + size <= segment.len {
+            if heap.next + size <= segment.len() {
                 let offset = heap.next;
                 heap.next += size;
                 return Ok(SharedBlock { segment, offset, len });
@@ -194,53 +214,51 @@ impl SharedBlock {
     /// protocol of their own (e.g. holding a lock). Valid while `self` lives.
     pub(crate) fn as_ptr(&self) -> *mut u8 {
         // In bounds: `offset + len` lies within the segment by construction.
-        self.segment.ptr.as_ptr().wrapping_add(self.offset)
+        self.segment.map.as_mut_ptr().wrapping_add(self.offset)
     }
 
-    /// The address of `size` bytes at `offset`, checked for bounds and alignment.
-    fn at(&self, offset: usize, size: usize) -> *mut u8 {
+    /// The `A` at `offset` (a multiple of its size), checked for bounds and alignment.
+    fn atomic<A: SharedAtomic>(&self, offset: usize) -> &A {
         assert!(
-            offset.checked_add(size).is_some_and(|end| end <= self.len),
-            "shared block access out of range: {size} bytes at offset {offset} of {}",
+            offset.checked_add(A::SIZE).is_some_and(|end| end <= self.len),
+            "shared block access out of range: {} bytes at offset {offset} of {}",
+            A::SIZE,
             self.len
         );
         assert!(
-            offset % size == 0,
-            "misaligned {size}-byte access at offset {offset}"
+            offset % A::SIZE == 0,
+            "misaligned {}-byte access at offset {offset}",
+            A::SIZE
         );
-        self.segment.ptr.as_ptr().wrapping_add(self.offset + offset)
+        // The block starts at a multiple of ALIGN in a page-aligned mapping, so an offset that
+        // is a multiple of the size is aligned for it.
+        let ptr = self.as_ptr().wrapping_add(offset).cast::<A>();
+        // SAFETY: the asserts put the `A::SIZE` bytes inside this block, which lies inside the
+        // mapping, at an address aligned for `A` (see above). The mapping lives as long as
+        // `self.segment`, which the returned reference borrows. `A` is one of the atomic integer
+        // types (the trait is sealed): valid for any bits, and changed only through atomic
+        // operations, so other threads and processes writing the same bytes is no data race.
+        unsafe { &*ptr }
     }
 
     /// The byte at `offset`, as an atomic.
     pub(crate) fn atomic_u8(&self, offset: usize) -> &AtomicU8 {
-        let ptr = self.at(offset, 1);
-        // SAFETY: `at` checked that the byte lies in the block; the mapping lives as long as
-        // `self`; all access to shared memory goes through atomics (or the caller's protocol).
-        unsafe { AtomicU8::from_ptr(ptr) }
+        self.atomic(offset)
     }
 
     /// The two bytes at `offset` (a multiple of 2), as an atomic.
     pub(crate) fn atomic_u16(&self, offset: usize) -> &AtomicU16 {
-        let ptr = self.at(offset, 2).cast::<u16>();
-        // SAFETY: `at` checked bounds and alignment (the block itself is 8-aligned); the
-        // mapping lives as long as `self`; access is atomic.
-        unsafe { AtomicU16::from_ptr(ptr) }
+        self.atomic(offset)
     }
 
     /// The four bytes at `offset` (a multiple of 4), as an atomic: e.g. a futex word.
     pub(crate) fn atomic_u32(&self, offset: usize) -> &AtomicU32 {
-        let ptr = self.at(offset, 4).cast::<u32>();
-        // SAFETY: `at` checked bounds and alignment (the block itself is 8-aligned); the
-        // mapping lives as long as `self`; access is atomic.
-        unsafe { AtomicU32::from_ptr(ptr) }
+        self.atomic(offset)
     }
 
     /// The eight bytes at `offset` (a multiple of 8), as an atomic.
     pub(crate) fn atomic_u64(&self, offset: usize) -> &AtomicU64 {
-        let ptr = self.at(offset, 8).cast::<u64>();
-        // SAFETY: `at` checked bounds and alignment (the block itself is 8-aligned); the
-        // mapping lives as long as `self`; access is atomic.
-        unsafe { AtomicU64::from_ptr(ptr) }
+        self.atomic(offset)
     }
 
     /// Copies `buf.len()` bytes at `offset` into `buf`, byte by byte with relaxed atomic loads:
@@ -293,9 +311,9 @@ impl SharedBlock {
                         wire.fd
                     )
                 })?;
-                let found =
-                    mman::file_id(fd.as_fd()).map_err(|e| format!("fstat of descriptor {}: {e}", wire.fd))?;
-                if (found.dev, found.ino) != id || found.size != wire.segment_len {
+                let (found, size) =
+                    file_id(&fd).map_err(|e| format!("fstat of descriptor {}: {e}", wire.fd))?;
+                if found != id || size != wire.segment_len {
                     return Err(format!(
                         "descriptor {} is not the shared memory segment it was sent as (another file, or resized)",
                         wire.fd
@@ -304,10 +322,11 @@ impl SharedBlock {
                 Segment::map(fd, wire.segment_len).map_err(|e| e.to_string())?
             }
         };
-        if segment.len != wire.segment_len {
+        if segment.len() != wire.segment_len {
             return Err(format!(
                 "shared memory segment is {} bytes, expected {}",
-                segment.len, wire.segment_len
+                segment.len(),
+                wire.segment_len
             ));
         }
         Ok(SharedBlock {
@@ -330,6 +349,30 @@ impl fmt::Debug for SharedBlock {
     }
 }
 
+/// The atomic integer types a [`SharedBlock`] hands out views of.
+trait SharedAtomic: private::Sealed {
+    /// The size (and alignment) in bytes.
+    const SIZE: usize;
+}
+
+mod private {
+    /// Only the atomic integer types are [`super::SharedAtomic`].
+    pub trait Sealed {}
+}
+
+macro_rules! shared_atomic {
+    ($($t:ty),*) => ($(
+        impl private::Sealed for $t {}
+        impl SharedAtomic for $t {
+            const SIZE: usize = {
+                assert!(size_of::<$t>() == align_of::<$t>());
+                size_of::<$t>()
+            };
+        }
+    )*)
+}
+shared_atomic!(AtomicU8, AtomicU16, AtomicU32, AtomicU64);
+
 /// What a [`SharedBlock`] serializes as.
 #[derive(Serialize, Deserialize)]
 struct Wire {
@@ -341,15 +384,60 @@ struct Wire {
     len: usize,
 }
 
+/// Serializes `field` (the first field of an object that lives in shared memory) if the object
+/// is being encoded as a child's start arguments, and refuses otherwise with CPython's message:
+/// "`kind` objects should only be shared between processes through inheritance". The first
+/// field checks for the whole object, so the error names the outermost type (a `Value`, not
+/// the `RawValue` inside it). Used through [`inherited_only!`].
+pub(crate) fn by_inheritance<T, S>(
+    kind: &str,
+    field: &T,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error>
+where
+    T: Serialize + ?Sized,
+    S: Serializer,
+{
+    if !crate::reduction::encoding_for_child() {
+        return Err(crate::codec::refuse(format!(
+            "{kind} objects should only be shared between processes through inheritance"
+        )));
+    }
+    field.serialize(serializer)
+}
+
+/// Defines `fn $name(field, serializer)`, for `#[serde(serialize_with = "$name")]` on the first
+/// field of the type `$kind`: see [`by_inheritance`].
+macro_rules! inherited_only {
+    ($name:ident, $kind:literal) => {
+        /// Refuses to serialize this object except into a child's start arguments.
+        fn $name<T, S>(field: &T, serializer: S) -> std::result::Result<S::Ok, S::Error>
+        where
+            T: serde::Serialize + ?Sized,
+            S: serde::Serializer,
+        {
+            $crate::heap::by_inheritance($kind, field, serializer)
+        }
+    };
+}
+pub(crate) use inherited_only;
+
 impl Serialize for SharedBlock {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        // The objects that own blocks name themselves in this error first; this is the guard
+        // for any that does not.
+        if !crate::reduction::encoding_for_child() {
+            return Err(crate::codec::refuse(
+                "shared memory objects should only be shared between processes through inheritance".into(),
+            ));
+        }
         // A spawned child must inherit this descriptor at this number.
-        crate::spawn::note_fd(self.segment.fd.as_raw_fd());
+        crate::reduction::note_fd(self.segment.fd.as_raw_fd());
         Wire {
             fd: self.segment.fd.as_raw_fd(),
             dev: self.segment.id.0,
             ino: self.segment.id.1,
-            segment_len: self.segment.len,
+            segment_len: self.segment.len(),
             offset: self.offset,
             len: self.len,
         }
@@ -395,13 +483,26 @@ mod tests {
     #[test]
     fn serde_round_trip_reuses_the_mapping() {
         let a = SharedBlock::new(16).unwrap();
-        let bytes = crate::codec::encode(&a).unwrap();
+        let (bytes, _) = crate::reduction::collect_fds(|| crate::codec::encode(&a));
+        let bytes = bytes.unwrap();
         let b: SharedBlock = crate::codec::decode(&bytes).unwrap();
         assert!(a.same_memory(&b));
         b.store_bytes(0, b"hello");
         let mut got = [0; 5];
         a.load_bytes(0, &mut got);
         assert_eq!(&got, b"hello");
+    }
+
+    #[test]
+    fn a_block_serializes_only_for_a_child() {
+        let a = SharedBlock::new(16).unwrap();
+        assert!(!crate::reduction::encoding_for_child());
+        assert!(
+            crate::codec::encode(&a).is_err(),
+            "refused outside a child's arguments"
+        );
+        let (inside, _) = crate::reduction::collect_fds(crate::reduction::encoding_for_child);
+        assert!(inside);
     }
 
     #[test]

@@ -1,14 +1,15 @@
 //! `Pipe` and `Connection`: framing, sizes, end of file, bad frames, timeouts.
 
+#[macro_use]
 mod common;
 
 use std::io::{Read, Write};
-use std::os::fd::{IntoRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
-use common::{test, Test};
-use multiprocessing::{codec, Connection, Error, Pipe, Process};
+use common::{Test, pattern};
+use multiprocessing::{Connection, Error, Pipe, Process, Waitable, codec, wait};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
@@ -24,13 +25,6 @@ fn sample(id: u64) -> Task {
         name: format!("任务-{id}"),
         data: (0..id as u32).collect(),
     }
-}
-
-/// A byte pattern that a shifted or truncated copy cannot match.
-fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[3] ^ seed)
-        .collect()
 }
 
 fn objects_cross_processes_both_pipe_kinds() {
@@ -93,7 +87,7 @@ fn messages_up_to_64_mib_arrive_intact() {
     const SIZES: [usize; 8] = [0, 1, 255, 256, 257, 65_536, 1 << 20, 64 << 20];
     fn sender(conn: Connection) {
         for (i, size) in SIZES.into_iter().enumerate() {
-            conn.send_bytes(&pattern(size, i as u8)).unwrap();
+            conn.send_bytes(&pattern(size, i as u32)).unwrap();
         }
         conn.send(&pattern(8 << 20, 99)).unwrap();
     }
@@ -105,7 +99,7 @@ fn messages_up_to_64_mib_arrive_intact() {
             let got = reader.recv_bytes().unwrap();
             assert_eq!(got.len(), size);
             assert!(
-                got == pattern(size, i as u8),
+                got == pattern(size, i as u32),
                 "message {i} of {size} bytes was corrupted"
             );
         }
@@ -139,6 +133,239 @@ fn closed_peer_gives_eof() {
     let (r, w) = Pipe(false).unwrap();
     r.close();
     assert!(w.send(&1u8).is_err());
+}
+
+/// Issue 14 item 6: with `SIGPIPE` at its default (a program may restore it; Rust ignores it
+/// at start-up), a send to a channel whose reader is gone is an error that says so and never a
+/// signal that kills the sender: on both kinds of `Pipe`, small and big messages, and on a
+/// plain pipe handed to `Connection::from_owned_fd`. (CPython's `Connection` raises
+/// `BrokenPipeError` because CPython ignores `SIGPIPE` too.)
+fn send_to_a_gone_reader_is_an_error_not_sigpipe() {
+    #[allow(unsafe_code, reason = "setting a signal's disposition is unsafe in nix")]
+    fn sender(_: ()) {
+        use nix::sys::signal::{SigHandler, Signal, signal};
+        // SAFETY: the default disposition installs no handler; the child is single-threaded.
+        unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }.unwrap();
+        let plain = || {
+            let (r, w) = nix::unistd::pipe().unwrap();
+            (Connection::from_owned_fd(r), Connection::from_owned_fd(w))
+        };
+        let pairs = [
+            ("Pipe(true)", Pipe(true).unwrap()),
+            ("Pipe(false)", Pipe(false).unwrap()),
+            ("a plain pipe", plain()),
+        ];
+        for (what, (reader, writer)) in pairs {
+            drop(reader);
+            for len in [10, 100_000] {
+                let err = writer.send_bytes(&vec![7; len]).unwrap_err();
+                assert!(
+                    err.to_string().contains("closed its end"),
+                    "{what}, {len} bytes: {err}"
+                );
+            }
+            assert!(writer.send(&"still an error").is_err(), "{what}");
+        }
+    }
+    let mut p = Process::new(sender, ());
+    p.start().unwrap();
+    assert!(p.join_timeout(Duration::from_secs(30)).unwrap());
+    assert_eq!(p.exitcode(), Some(0), "-13 is death by SIGPIPE");
+}
+
+/// Issue 15, CPython's `_TestWait.test_wait` and `test_wait_integer`: one `wait` on several
+/// connections and process sentinels at once returns those that are ready, as they become so;
+/// a connection that read messages ahead is ready though its socket is empty.
+fn wait_on_connections_and_sentinels() {
+    fn answer((conn, delay_ms): (Connection, u64)) {
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        conn.send(&delay_ms).unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+    }
+    let delays = [300u64, 100, 200];
+    let mut readers = Vec::new();
+    let mut processes = Vec::new();
+    for &delay in &delays {
+        let (reader, writer) = Pipe(false).unwrap();
+        let mut p = Process::new(answer, (writer, delay));
+        p.start().unwrap();
+        readers.push(reader);
+        processes.push(p);
+    }
+    // Wait on every reader and every sentinel; drop each from the list once done with it
+    // (a reader at its end of file, a sentinel once its process ended), as CPython's test does.
+    let sentinels: Vec<_> = processes
+        .iter()
+        .map(|p| p.sentinel().expect("a sentinel"))
+        .collect();
+    let mut open_readers: Vec<usize> = (0..3).collect();
+    let mut running: Vec<usize> = (0..3).collect();
+    let mut answers = Vec::new();
+    let mut ended = Vec::new();
+    while !open_readers.is_empty() || !running.is_empty() {
+        let mut objects: Vec<&dyn Waitable> = open_readers
+            .iter()
+            .map(|&i| &readers[i] as &dyn Waitable)
+            .collect();
+        objects.extend(running.iter().map(|&i| &sentinels[i] as &dyn Waitable));
+        let ready = wait(&objects, Some(Duration::from_secs(30))).unwrap();
+        assert!(!ready.is_empty(), "nothing was ready within 30 s");
+        let (mut gone_readers, mut gone_processes) = (Vec::new(), Vec::new());
+        for place in ready {
+            if place < open_readers.len() {
+                let i = open_readers[place];
+                match readers[i].recv::<u64>() {
+                    Ok(delay) => answers.push(delay),
+                    Err(Error::Eof(_)) => gone_readers.push(i),
+                    Err(e) => panic!("{e}"),
+                }
+            } else {
+                let i = running[place - open_readers.len()];
+                ended.push(i);
+                gone_processes.push(i);
+            }
+        }
+        open_readers.retain(|i| !gone_readers.contains(i));
+        running.retain(|i| !gone_processes.contains(i));
+    }
+    assert_eq!(answers, [100, 200, 300], "answers arrive as they come");
+    assert_eq!(ended, [1, 2, 0], "sentinels are ready as the children end");
+    for p in &processes {
+        p.join().unwrap();
+        assert_eq!(p.exitcode(), Some(0));
+    }
+
+    // Read ahead: two messages came in one read; the socket is empty but the second is there.
+    let (a, b) = Pipe(true).unwrap();
+    a.send(&1u8).unwrap();
+    a.send(&2u8).unwrap();
+    assert_eq!(b.recv::<u8>().unwrap(), 1);
+    let (idle, _keep) = Pipe(true).unwrap();
+    let objects: [&dyn Waitable; 2] = [&idle, &b];
+    assert_eq!(wait(&objects, Some(Duration::ZERO)).unwrap(), [1]);
+    // A closed connection cannot be waited on.
+    b.close();
+    assert!(wait(&[&b as &dyn Waitable], Some(Duration::ZERO)).is_err());
+}
+
+/// CPython's `_TestWait.test_wait_timeout`: with nothing ready, `wait` returns nothing after
+/// about its timeout (never before it), and a zero timeout only looks.
+fn wait_timeout() {
+    let (a, _b) = Pipe(true).unwrap();
+    let (c, _d) = Pipe(false).unwrap();
+    let objects: [&dyn Waitable; 2] = [&a, &c];
+    for timeout in [Duration::ZERO, Duration::from_millis(200)] {
+        let started = Instant::now();
+        assert!(wait(&objects, Some(timeout)).unwrap().is_empty());
+        let took = started.elapsed();
+        assert!(took >= timeout, "returned after {took:?}, before {timeout:?}");
+        assert!(
+            took < timeout + Duration::from_secs(2),
+            "took {took:?} for {timeout:?}"
+        );
+    }
+}
+
+/// Issue 15, CPython's `_TestConnection.test_connection` (`recv_bytes_into`, `BufferTooShort`)
+/// and `test_sendbytes` (offsets and sizes): a message is received into the caller's buffer,
+/// small or big; one that does not fit is an error that carries it whole, and the next message
+/// is intact; `send_bytes_range` sends part of a buffer and refuses a range outside it.
+fn recv_bytes_into_and_send_bytes_range() {
+    let (a, b) = Pipe(true).unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    // Big messages need a reader while they are written: a thread writes, this one reads.
+    let sizes = [0, 5, 4000, 5000, 1 << 20];
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for len in sizes {
+                a.send_bytes(&pattern(len, len as u32)).unwrap();
+            }
+        });
+        for len in sizes {
+            let n = b.recv_bytes_into(&mut buf).unwrap();
+            assert_eq!(&buf[..n], &pattern(len, len as u32)[..], "{len} bytes");
+        }
+    });
+    // Python's offset is a slice of the buffer.
+    a.send_bytes(b"tail").unwrap();
+    let n = b.recv_bytes_into(&mut buf[10..]).unwrap();
+    assert_eq!(&buf[10..10 + n], b"tail");
+    for len in [100, 100_000] {
+        let message = pattern(len, 9);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                a.send_bytes(&message).unwrap();
+                a.send_bytes(b"next").unwrap();
+            });
+            match b.recv_bytes_into(&mut buf[..50]) {
+                Err(Error::BufferTooShort {
+                    message: got,
+                    capacity,
+                }) => {
+                    assert_eq!((got, capacity), (message.clone(), 50));
+                }
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(b.recv_bytes().unwrap(), b"next");
+        });
+    }
+
+    let data = b"0123456789";
+    a.send_bytes_range(data, 0, None).unwrap();
+    a.send_bytes_range(data, 3, Some(4)).unwrap();
+    a.send_bytes_range(data, 10, None).unwrap();
+    a.send_bytes_range(data, 10, Some(0)).unwrap();
+    assert_eq!(b.recv_bytes().unwrap(), data);
+    assert_eq!(b.recv_bytes().unwrap(), b"3456");
+    assert_eq!(b.recv_bytes().unwrap(), b"");
+    assert_eq!(b.recv_bytes().unwrap(), b"");
+    for (offset, size, says) in [
+        (11, None, "< offset"),
+        (5, Some(6), "< offset 5 + size 6"),
+        (usize::MAX, Some(1), "< offset"),
+    ] {
+        let err = a.send_bytes_range(data, offset, size).unwrap_err().to_string();
+        assert!(err.contains(says), "{err}");
+    }
+    assert!(
+        !b.poll(Some(Duration::ZERO)).unwrap(),
+        "a refused range sends nothing"
+    );
+}
+
+/// Issue 15: `close()` on a shared reference lets the channel go at once (the peer sees the end
+/// of file though this connection lives on), `closed()` says so, and every later use is an
+/// error that says the connection is closed (CPython: `OSError: handle is closed`).
+fn closed_connection_refuses_use() {
+    let (a, b) = Pipe(true).unwrap();
+    assert!(!a.closed());
+    a.close();
+    a.close();
+    assert!(a.closed());
+    assert!(
+        matches!(b.recv::<u8>(), Err(Error::Eof(_))),
+        "the peer sees the end at once"
+    );
+    let uses: [(&str, multiprocessing::Result<()>); 6] = [
+        ("send", a.send(&1u8)),
+        ("send_bytes", a.send_bytes(b"x")),
+        ("recv", a.recv::<u8>().map(drop)),
+        ("recv_bytes", a.recv_bytes().map(drop)),
+        ("poll", a.poll(Some(Duration::ZERO)).map(drop)),
+        ("try_clone", a.try_clone().map(drop)),
+    ];
+    for (what, result) in uses {
+        let err = result.unwrap_err();
+        assert!(matches!(err, Error::State(_)), "{what}: {err:?}");
+        assert!(err.to_string().contains("closed"), "{what}: {err}");
+    }
+    // Nor can a closed connection be sent.
+    let (c, _d) = Pipe(true).unwrap();
+    let err = c.send(&a).unwrap_err().to_string();
+    assert!(err.contains("closed"), "{err}");
+    // Its number stays reserved until it is dropped, pointing nowhere harmful.
+    assert!(a.as_raw_fd() >= 0);
+    drop(a);
 }
 
 fn wrong_type_names_the_type_and_the_next_message_is_fine() {
@@ -257,38 +484,183 @@ fn unserializable_value_is_an_error_and_sends_nothing() {
     );
 }
 
-fn serde_path_adopts_the_descriptor() {
-    let (a, b) = Pipe(true).unwrap();
-    let clone = a.try_clone().unwrap();
-    let bytes = codec::encode(&clone).unwrap();
-    // Hand ownership over to the serialized form, as a spawn parent's child would inherit it.
-    let _ = OwnedFd::from(clone).into_raw_fd();
-    let adopted: Connection = codec::decode(&bytes).unwrap();
-    adopted.send(&11u8).unwrap();
-    assert_eq!(b.recv::<u8>().unwrap(), 11);
-    drop(a);
-    drop(adopted);
-    assert!(matches!(b.recv::<u8>(), Err(Error::Eof(_))));
-    // A descriptor number that is not open is refused.
-    let bogus = codec::encode(&(100_000i32, true, true, 10u64, false, Vec::<u8>::new())).unwrap();
-    let err = codec::decode::<Connection>(&bogus).unwrap_err();
-    assert!(!err.to_string().contains("missing"), "{err}");
-
-    // Messages already read ahead travel with the serialized connection.
-    let (c, d) = Pipe(true).unwrap();
-    for i in 0..3u8 {
-        c.send(&i).unwrap();
+/// Issue 15 item 1, CPython's `_TestPicklingConnections.test_pickling`: connections sent through
+/// a connection arrive as working ends of the same channels, in a child started by any method,
+/// through both kinds of `Pipe`: their descriptors travel with the message (`SCM_RIGHTS`), with
+/// what the sent connection had read ahead. The channels here are made after the child started,
+/// so it cannot have inherited them.
+fn pickling_connections() {
+    fn child(inbox: Connection) {
+        let (echo, writer): (Connection, Connection) = inbox.recv().unwrap();
+        let x: u32 = echo.recv().unwrap();
+        echo.send(&(x * 2)).unwrap();
+        writer.send("through the one-way pipe").unwrap();
+        let ahead: Connection = inbox.recv().unwrap();
+        assert_eq!(ahead.recv::<u8>().unwrap(), 1);
+        assert_eq!(ahead.recv::<u8>().unwrap(), 2);
+        echo.send("done").unwrap();
     }
-    assert_eq!(d.recv::<u8>().unwrap(), 0); // reads all three frames in one go
-    assert!(!c.poll(Some(Duration::ZERO)).unwrap());
-    let bytes = codec::encode(&d).unwrap();
-    let _ = OwnedFd::from(d).into_raw_fd();
-    let adopted: Connection = codec::decode(&bytes).unwrap();
-    assert!(adopted.poll(Some(Duration::ZERO)).unwrap());
-    assert_eq!(adopted.recv::<u8>().unwrap(), 1);
-    assert_eq!(adopted.recv::<u8>().unwrap(), 2);
-    drop(c);
-    assert!(matches!(adopted.recv::<u8>(), Err(Error::Eof(_))));
+    for duplex in [true, false] {
+        let (inbox, outbox) = Pipe(duplex).unwrap();
+        let mut p = Process::new(child, inbox);
+        p.start().unwrap();
+        let (echo_here, echo_there) = Pipe(true).unwrap();
+        let (from_child, to_parent) = Pipe(false).unwrap();
+        outbox.send(&(&echo_there, &to_parent)).unwrap();
+        // Our copies go; the child holds its own.
+        drop((echo_there, to_parent));
+        echo_here.send(&21u32).unwrap();
+        assert_eq!(echo_here.recv::<u32>().unwrap(), 42);
+        assert_eq!(from_child.recv::<String>().unwrap(), "through the one-way pipe");
+        // A connection that read three messages ahead, and returned one.
+        let (a, b) = Pipe(true).unwrap();
+        for i in 0..3u8 {
+            a.send(&i).unwrap();
+        }
+        assert_eq!(b.recv::<u8>().unwrap(), 0);
+        assert!(b.poll(Some(Duration::ZERO)).unwrap());
+        outbox.send(&b).unwrap();
+        drop(b);
+        assert_eq!(echo_here.recv::<String>().unwrap(), "done");
+        assert!(p.join_timeout(Duration::from_secs(30)).unwrap());
+        assert_eq!(p.exitcode(), Some(0), "duplex {duplex}");
+        // The child exited and our copies are gone: the passed ends are closed everywhere.
+        assert!(matches!(from_child.recv::<String>(), Err(Error::Eof(_))));
+        assert!(matches!(echo_here.recv::<u32>(), Err(Error::Eof(_))));
+    }
+}
+
+/// Issue 15 item 1, CPython's `_TestConnection.test_missing_fd_transfer`: a message that names
+/// a descriptor which did not come with it is refused, and the receiver's own descriptor of
+/// that number is left alone (the receiver used to adopt, then close, whatever it had open
+/// under the number it was sent).
+fn missing_fd_transfer() {
+    #[derive(Serialize)]
+    enum FdRef {
+        Inherited(i32),
+        Passed(u32),
+    }
+    let (victim_a, victim_b) = Pipe(true).unwrap();
+    let number = victim_b.as_raw_fd();
+    let forged = |fd: FdRef| {
+        codec::encode(&(
+            fd,
+            true,
+            true,
+            1u64 << 30,
+            false,
+            Vec::<u8>::new(),
+            Vec::<Vec<u32>>::new(),
+        ))
+        .unwrap()
+    };
+    let (a, b) = Pipe(true).unwrap();
+    let messages = [
+        // The old form: the bare number.
+        codec::encode(&(number, true, true, 1u64 << 30, false, Vec::<u8>::new())).unwrap(),
+        forged(FdRef::Inherited(number)),
+        forged(FdRef::Passed(0)),
+    ];
+    for message in &messages {
+        a.send_bytes(message).unwrap();
+        assert!(b.recv::<Connection>().is_err());
+    }
+    // A descriptor-number message is refused with a reason, not a decoding accident.
+    a.send_bytes(&messages[1]).unwrap();
+    let err = b.recv::<Connection>().unwrap_err().to_string();
+    assert!(
+        err.contains("adopts only descriptors passed with the message"),
+        "{err}"
+    );
+    // A frame that announces a descriptor which never came (a raw socket sends none).
+    let (mut raw, theirs) = UnixStream::pair().unwrap();
+    let receiver = Connection::from_owned_fd(theirs.into());
+    let payload = forged(FdRef::Passed(0));
+    let mut frame = 0xFFFF_FFFEu32.to_le_bytes().to_vec();
+    frame.extend(1u32.to_le_bytes());
+    frame.extend((payload.len() as u64).to_le_bytes());
+    frame.extend(&payload);
+    raw.write_all(&frame).unwrap();
+    raw.write_all(&frame).unwrap();
+    let err = receiver.recv::<Connection>().unwrap_err().to_string();
+    assert!(err.contains("did not come with this message"), "{err}");
+    // As raw bytes, the same message is just its payload.
+    assert_eq!(receiver.recv_bytes().unwrap(), payload);
+    // Bytes encoded by hand carry only the number: decoding them adopts nothing either.
+    let bytes = codec::encode(&victim_b).unwrap();
+    assert!(codec::decode::<Connection>(&bytes).is_err());
+    // The receiver's own connection under that number still works.
+    victim_a.send(&5u8).unwrap();
+    assert_eq!(victim_b.recv::<u8>().unwrap(), 5);
+}
+
+/// CPython's `_TestConnection.test_large_fd_transfer`: a descriptor with a number above 256
+/// crosses, and so do many in one message (each arrives once, working, in order).
+fn large_fd_transfer() {
+    let (a, b) = Pipe(true).unwrap();
+    let (near, far) = Pipe(true).unwrap();
+    let high: OwnedFd = nix::fcntl::fcntl(&far, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(300))
+        .map(|fd| {
+            // SAFETY: F_DUPFD_CLOEXEC just returned this new descriptor, owned by nobody else.
+            #[allow(unsafe_code, reason = "nix returns the duplicate as a number")]
+            unsafe {
+                std::os::fd::FromRawFd::from_raw_fd(fd)
+            }
+        })
+        .unwrap();
+    drop(far);
+    let high = Connection::from_owned_fd(high);
+    assert!(high.as_raw_fd() >= 300);
+    a.send(&high).unwrap();
+    drop(high);
+    let arrived: Connection = b.recv().unwrap();
+    arrived.send(&"far").unwrap();
+    assert_eq!(near.recv::<String>().unwrap(), "far");
+
+    let pairs: Vec<(Connection, Connection)> = (0..50).map(|_| Pipe(true).unwrap()).collect();
+    let theirs: Vec<&Connection> = pairs.iter().map(|(_, t)| t).collect();
+    a.send(&theirs).unwrap();
+    let arrived: Vec<Connection> = b.recv().unwrap();
+    assert_eq!(arrived.len(), 50);
+    for (i, conn) in arrived.iter().enumerate() {
+        conn.send(&(i as u32)).unwrap();
+    }
+    for (i, (ours, _)) in pairs.iter().enumerate() {
+        assert_eq!(ours.recv::<u32>().unwrap(), i as u32);
+    }
+}
+
+/// Issue 15 item 1: where a channel cannot carry a descriptor, a value that owns one is refused
+/// at the sender, with an error that names the channel, and nothing is sent: a `Queue` (its
+/// shared-memory ring), a plain pipe, a TCP connection.
+fn descriptors_refused_where_they_cannot_go() {
+    let (a, _b) = Pipe(true).unwrap();
+    let q: multiprocessing::Queue<Connection> = multiprocessing::Queue::new(0).unwrap();
+    let err = q.put(&a).unwrap_err().to_string();
+    assert!(err.contains("Queue"), "{err}");
+    assert!(q.empty());
+
+    let (r, w) = nix::unistd::pipe().unwrap();
+    let (r, w) = (Connection::from_owned_fd(r), Connection::from_owned_fd(w));
+    let err = w.send(&a).unwrap_err().to_string();
+    assert!(err.contains("through a pipe"), "{err}");
+    assert!(!r.poll(Some(Duration::ZERO)).unwrap(), "nothing was sent");
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let tcp = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    let (tcp, server) = (
+        Connection::from_owned_fd(tcp.into()),
+        Connection::from_owned_fd(server.into()),
+    );
+    let err = tcp.send(&(1u8, &a)).unwrap_err().to_string();
+    assert!(err.contains("TCP"), "{err}");
+    tcp.send(&2u8).unwrap();
+    assert_eq!(
+        server.recv::<u8>().unwrap(),
+        2,
+        "the refused message left nothing behind"
+    );
 }
 
 /// Messages sent back to back are read ahead: all arrive in order, intact, whatever their
@@ -297,7 +669,7 @@ fn serde_path_adopts_the_descriptor() {
 fn read_ahead_keeps_messages_whole_and_poll_sees_them() {
     fn sender((conn, sizes): (Connection, Vec<usize>)) {
         for (i, &len) in sizes.iter().enumerate() {
-            conn.send_bytes(&pattern(len, i as u8)).unwrap();
+            conn.send_bytes(&pattern(len, i as u32)).unwrap();
         }
         conn.send(&sample(5)).unwrap();
     }
@@ -322,7 +694,10 @@ fn read_ahead_keeps_messages_whole_and_poll_sees_them() {
     p.start().unwrap();
     for (i, &len) in sizes.iter().enumerate() {
         let got = a.recv_bytes().unwrap();
-        assert!(got == pattern(len, i as u8), "message {i} of {len} bytes differs");
+        assert!(
+            got == pattern(len, i as u32),
+            "message {i} of {len} bytes differs"
+        );
     }
     assert_eq!(a.recv::<Task>().unwrap(), sample(5));
     assert!(matches!(a.recv_bytes(), Err(Error::Eof(_))));
@@ -443,50 +818,28 @@ fn waiting_receive_spins_only_briefly() {
 
 fn main() -> std::process::ExitCode {
     common::run(&[
-        test(
-            "objects_cross_processes_both_pipe_kinds",
-            objects_cross_processes_both_pipe_kinds,
-        ),
-        test("duplex_goes_both_ways", duplex_goes_both_ways),
-        test(
-            "one_way_pipe_refuses_the_wrong_direction",
-            one_way_pipe_refuses_the_wrong_direction,
-        ),
-        test(
-            "messages_up_to_64_mib_arrive_intact",
-            messages_up_to_64_mib_arrive_intact,
-        ),
-        test("closed_peer_gives_eof", closed_peer_gives_eof),
-        test(
-            "wrong_type_names_the_type_and_the_next_message_is_fine",
-            wrong_type_names_the_type_and_the_next_message_is_fine,
-        ),
-        test("garbage_and_truncated_frames", garbage_and_truncated_frames),
-        test(
-            "oversized_frames_are_refused_before_allocation_and_skipped",
-            oversized_frames_are_refused_before_allocation_and_skipped,
-        ),
-        test("poll_times_out_within_bounds", poll_times_out_within_bounds),
-        test(
-            "waiting_receive_spins_only_briefly",
-            waiting_receive_spins_only_briefly,
-        ),
-        test(
-            "unserializable_value_is_an_error_and_sends_nothing",
-            unserializable_value_is_an_error_and_sends_nothing,
-        ),
-        test(
-            "serde_path_adopts_the_descriptor",
-            serde_path_adopts_the_descriptor,
-        ),
-        test(
-            "read_ahead_keeps_messages_whole_and_poll_sees_them",
-            read_ahead_keeps_messages_whole_and_poll_sees_them,
-        ),
-        test("send_reuses_its_buffer_safely", send_reuses_its_buffer_safely),
-        test(
-            "clones_take_turns_without_reading_ahead",
-            clones_take_turns_without_reading_ahead,
-        ),
+        case!(objects_cross_processes_both_pipe_kinds),
+        case!(duplex_goes_both_ways),
+        case!(one_way_pipe_refuses_the_wrong_direction),
+        case!(messages_up_to_64_mib_arrive_intact),
+        case!(closed_peer_gives_eof),
+        case!(send_to_a_gone_reader_is_an_error_not_sigpipe),
+        case!(wrong_type_names_the_type_and_the_next_message_is_fine),
+        case!(garbage_and_truncated_frames),
+        case!(oversized_frames_are_refused_before_allocation_and_skipped),
+        case!(poll_times_out_within_bounds),
+        case!(waiting_receive_spins_only_briefly),
+        case!(unserializable_value_is_an_error_and_sends_nothing),
+        case!(pickling_connections),
+        case!(missing_fd_transfer),
+        case!(large_fd_transfer),
+        case!(descriptors_refused_where_they_cannot_go),
+        case!(wait_on_connections_and_sentinels),
+        case!(wait_timeout),
+        case!(recv_bytes_into_and_send_bytes_range),
+        case!(closed_connection_refuses_use),
+        case!(read_ahead_keeps_messages_whole_and_poll_sees_them),
+        case!(send_reuses_its_buffer_safely),
+        case!(clones_take_turns_without_reading_ahead),
     ] as &[Test])
 }

@@ -4,17 +4,18 @@
 //!
 //! The README's "Reliability" section quotes these tests' numbers.
 
+#[macro_use]
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{assert_no_children, eventually, join_with, nap_ms, pid_exists, start, test, Test};
+use common::{assert_no_children, eventually, join_with, nap_ms, pid_exists, start};
 use multiprocessing::{
-    active_children, freeze_support, get_context, Connection, Error, Lock, LockProxy, Manager, Pipe, Pool,
-    Process, QueueProxy, RLock, Semaphore,
+    Connection, Error, Lock, LockProxy, Manager, Pipe, Pool, Process, QueueProxy, RLock, Semaphore,
+    active_children, freeze_support, get_context,
 };
-use nix::sys::signal::{kill, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 fn kill9(pid: i32) {
@@ -58,7 +59,7 @@ fn pool_worker_killed_mid_map_100_times() {
             }
             Err(e) => {
                 let text = e.to_string();
-                assert!(matches!(e, Error::Remote(_)), "round {round}: {e:?}");
+                assert!(matches!(e, Error::WorkerLost(_)), "round {round}: {e:?}");
                 assert!(
                     // ForkPoolWorker-N, SpawnPoolWorker-N or ForkServerPoolWorker-N, after the
                     // start method the suite runs under (MP_TEST_START_METHOD).
@@ -263,6 +264,34 @@ fn sleeper(seconds: u64) {
     std::thread::sleep(Duration::from_secs(seconds));
 }
 
+/// Does nothing: a handler for `SIGTERM` such as a program installs to shut down cleanly
+/// (signal-hook's `flag::register` installs one like it), which catches the signal instead of
+/// dying of it.
+extern "C" fn note_sigterm(_: std::ffi::c_int) {}
+
+/// Installs [`note_sigterm`] for `SIGTERM` in the calling process; its forked children inherit it.
+#[expect(
+    unsafe_code,
+    reason = "installing a signal handler, as a program using signal-hook does"
+)]
+fn install_sigterm_handler() {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, sigaction};
+    let action = SigAction::new(
+        SigHandler::Handler(note_sigterm),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    // SAFETY: the handler does nothing, so it is async-signal-safe, and it is a plain function
+    // that lives as long as the program.
+    unsafe { sigaction(Signal::SIGTERM, &action) }.expect("sigaction(SIGTERM)");
+}
+
+/// The middle process with a `SIGTERM` handler of its own, installed before it starts anything.
+fn middle_with_handler(report: Connection) {
+    install_sigterm_handler();
+    middle(report);
+}
+
 /// The middle process: starts a daemon child (forked), a daemon child (spawned), a non-daemon
 /// child and a pool of forked workers, reports their pids, and waits to be killed.
 ///
@@ -307,13 +336,23 @@ fn reaped(pid: i32) -> bool {
 /// the pool workers die with it (`PR_SET_PDEATHSIG`), within a bound, ten times over. Its
 /// non-daemonic child lives on, as in CPython.
 fn killed_parent_takes_its_daemons_and_workers() {
+    killed_parent_takes_its_tied_children(middle, 10);
+}
+
+/// Issue 14, item 2: the same with a parent that handles `SIGTERM` (as a program using
+/// signal-hook does), which its forked children inherit. A parent-death signal the handler can
+/// catch would leave them running for ever.
+fn killed_parent_with_a_sigterm_handler_takes_its_daemons_and_workers() {
+    killed_parent_takes_its_tied_children(middle_with_handler, 3);
+}
+
+fn killed_parent_takes_its_tied_children(middle: fn(Connection), rounds: usize) {
     // Orphans are adopted by this process rather than by PID 1, so we can see them end and
     // reap them ourselves.
     nix::sys::prctl::set_child_subreaper(true).unwrap();
-    const ROUNDS: usize = 10;
     let bound = Duration::from_secs(5);
     let mut slowest = Duration::ZERO;
-    for round in 0..ROUNDS {
+    for round in 0..rounds {
         let (ours, theirs) = Pipe(false).unwrap();
         let p = start(get_context("fork").unwrap().process(middle, theirs));
         assert!(
@@ -339,7 +378,7 @@ fn killed_parent_takes_its_daemons_and_workers() {
         eventually(bound, "the plain child is reaped", || reaped(plain));
     }
     println!(
-        "{ROUNDS} parents killed; their 2 daemons and 2 pool workers were gone within \
+        "{rounds} parents killed; their 2 daemons and 2 pool workers were gone within \
          {slowest:.1?} each time"
     );
 }
@@ -413,39 +452,16 @@ fn daemon_started_by_a_thread_outlives_the_thread() {
 fn main() -> std::process::ExitCode {
     // The middle process starts a child with the spawn method: a new run of this binary.
     freeze_support();
-    let limit = |name, body, secs| Test {
-        name,
-        body,
-        limit: Duration::from_secs(secs),
-    };
     common::run(&[
-        limit(
-            "pool_worker_killed_mid_map_100_times",
-            pool_worker_killed_mid_map_100_times as fn(),
-            240,
+        case!(pool_worker_killed_mid_map_100_times, 240),
+        case!(killed_lock_holders_are_recovered, 120),
+        case!(manager_clients_and_server_killed, 120),
+        case!(killed_parent_takes_its_daemons_and_workers, 180),
+        case!(
+            killed_parent_with_a_sigterm_handler_takes_its_daemons_and_workers,
+            120
         ),
-        limit(
-            "killed_lock_holders_are_recovered",
-            killed_lock_holders_are_recovered,
-            120,
-        ),
-        limit(
-            "manager_clients_and_server_killed",
-            manager_clients_and_server_killed,
-            120,
-        ),
-        limit(
-            "killed_parent_takes_its_daemons_and_workers",
-            killed_parent_takes_its_daemons_and_workers,
-            180,
-        ),
-        test(
-            "parent_killed_right_after_the_fork",
-            parent_killed_right_after_the_fork,
-        ),
-        test(
-            "daemon_started_by_a_thread_outlives_the_thread",
-            daemon_started_by_a_thread_outlives_the_thread,
-        ),
+        case!(parent_killed_right_after_the_fork),
+        case!(daemon_started_by_a_thread_outlives_the_thread),
     ])
 }

@@ -1,16 +1,17 @@
 //! Managers: shared objects in a server process, reached by many processes, surviving bad
 //! clients, and never outliving their owner.
 
+#[macro_use]
 mod common;
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
-use common::{eventually, join_with, pid_exists, start, test, Test};
+use common::{Test, eventually, join_with, pid_exists, start};
 use multiprocessing::{
-    active_children, get_context, Address, DictProxy, Error, ListProxy, LockProxy, Manager, Process,
-    QueueProxy,
+    Address, DictProxy, Error, ListProxy, LockProxy, Manager, Process, QueueProxy, active_children,
+    get_context,
 };
 
 fn kill9(pid: i32) {
@@ -244,9 +245,10 @@ fn server_survives_clients_killed_mid_request() {
 }
 
 fn malformed_request_gets_an_error_reply() {
-    let manager = Manager::new().unwrap();
+    // A client that holds the key but sends garbage: a served manager, whose key we know.
+    let manager = Manager::serve(&"127.0.0.1:0".parse().unwrap(), b"key").unwrap();
     let d = manager.dict::<String, i32>().unwrap();
-    let conn = multiprocessing::Client(manager.address(), None).unwrap();
+    let conn = multiprocessing::Client(manager.address(), Some(b"key")).unwrap();
     conn.send_bytes(&[0xff, 0xff, 0xff, 0x13, 0x37]).unwrap();
     assert!(
         conn.poll(Some(Duration::from_secs(20))).unwrap(),
@@ -402,6 +404,30 @@ fn shutdown_and_drop_reap_the_server() {
     assert!(active_children().is_empty());
 }
 
+fn sleep_a_while(seconds: u64) {
+    std::thread::sleep(Duration::from_secs(seconds));
+}
+
+/// The owner stops its server with a byte on their private watch socket: prompt even while a
+/// forked child holds a copy of the owner's end (a close alone would not be seen then), and
+/// without opening a connection.
+fn shutdown_is_prompt_while_a_child_holds_the_watch() {
+    let mut manager = Manager::new().unwrap();
+    let pid = manager.pid().unwrap();
+    // Forked explicitly, so the child inherits every descriptor of ours.
+    let child = start(get_context("fork").unwrap().process(sleep_a_while, 60));
+    let started = Instant::now();
+    manager.shutdown().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "shutdown took {:?}: the server did not hear its owner",
+        started.elapsed()
+    );
+    assert!(!pid_exists(pid));
+    child.kill().unwrap();
+    child.join().unwrap();
+}
+
 fn server_leaves_when_its_owner_is_killed() {
     fn owner(report: std::path::PathBuf) {
         // Forked explicitly: under the forkserver start method the server would be the fork
@@ -441,7 +467,7 @@ fn server_leaves_when_its_owner_is_killed() {
     p.kill().unwrap();
     p.join().unwrap();
     eventually(Duration::from_secs(20), "the orphaned server exits", || {
-        use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+        use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
         let pid = nix::unistd::Pid::from_raw(server);
         // Adopted once its owner died: reap it when it has exited.
         matches!(
@@ -458,36 +484,19 @@ fn server_leaves_when_its_owner_is_killed() {
 
 fn main() -> std::process::ExitCode {
     common::run(&[
-        test("server_is_a_named_child", server_is_a_named_child),
-        test(
-            "distinct_keys_from_many_processes_all_land",
-            distinct_keys_from_many_processes_all_land,
-        ),
-        test("threads_share_a_proxy", threads_share_a_proxy),
-        test("dict_methods_follow_python", dict_methods_follow_python),
-        test("list_namespace_value_queue", list_namespace_value_queue),
-        test("increments_under_lock_are_exact", increments_under_lock_are_exact),
-        test(
-            "server_survives_clients_killed_mid_request",
-            server_survives_clients_killed_mid_request,
-        ),
-        test(
-            "malformed_request_gets_an_error_reply",
-            malformed_request_gets_an_error_reply,
-        ),
-        test("wrong_authkey_is_refused", wrong_authkey_is_refused),
-        test(
-            "serve_on_a_unix_path_with_an_authkey",
-            serve_on_a_unix_path_with_an_authkey,
-        ),
-        test("dead_server_gives_a_clear_error", dead_server_gives_a_clear_error),
-        test(
-            "shutdown_and_drop_reap_the_server",
-            shutdown_and_drop_reap_the_server,
-        ),
-        test(
-            "server_leaves_when_its_owner_is_killed",
-            server_leaves_when_its_owner_is_killed,
-        ),
+        case!(server_is_a_named_child),
+        case!(distinct_keys_from_many_processes_all_land),
+        case!(threads_share_a_proxy),
+        case!(dict_methods_follow_python),
+        case!(list_namespace_value_queue),
+        case!(increments_under_lock_are_exact),
+        case!(server_survives_clients_killed_mid_request),
+        case!(malformed_request_gets_an_error_reply),
+        case!(wrong_authkey_is_refused),
+        case!(serve_on_a_unix_path_with_an_authkey),
+        case!(dead_server_gives_a_clear_error),
+        case!(shutdown_and_drop_reap_the_server),
+        case!(shutdown_is_prompt_while_a_child_holds_the_watch),
+        case!(server_leaves_when_its_owner_is_killed),
     ] as &[Test])
 }

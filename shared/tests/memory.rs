@@ -13,13 +13,14 @@
 //! writing `5` to `/proc/self/clear_refs`. Every test runs in a fresh process (the harness), so
 //! the figures are this test's alone.
 
+#[macro_use]
 mod common;
 
-use std::cell::Cell;
-use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::{assert_no_children, test, Test};
+use common::assert_no_children;
 use multiprocessing::{Array, ByteBuf, Error, Pool, Process, Queue, Value};
 
 const MIB: u64 = 1024 * 1024;
@@ -59,15 +60,17 @@ fn heap_mappings() -> Vec<u64> {
 }
 
 /// An endless input that counts what the pool took from it.
-fn counted(taken: &Rc<Cell<u64>>) -> impl Iterator<Item = u64> + 'static {
-    let taken = Rc::clone(taken);
-    (0u64..).inspect(move |_| taken.set(taken.get() + 1))
+fn counted(taken: &Arc<AtomicU64>) -> impl Iterator<Item = u64> + Send + 'static + use<> {
+    let taken = Arc::clone(taken);
+    (0u64..).inspect(move |_| {
+        taken.fetch_add(1, Ordering::Relaxed);
+    })
 }
 
 fn imap_reads_input_only_as_results_are_consumed() {
     let pool = Pool::new(2).unwrap();
     for ordered in [true, false] {
-        let taken = Rc::new(Cell::new(0));
+        let taken = Arc::new(AtomicU64::new(0));
         // 4 chunks of 10: at most 40 items are taken and not yet yielded.
         let mut it = if ordered {
             pool.imap_buffered(square, counted(&taken), 10, 4).unwrap()
@@ -81,21 +84,21 @@ fn imap_reads_input_only_as_results_are_consumed() {
             assert_eq!(pool.apply(square, x).unwrap(), x * x);
         }
         assert!(
-            taken.get() <= 40,
+            taken.load(Ordering::Relaxed) <= 40,
             "took {} items with nothing consumed",
-            taken.get()
+            taken.load(Ordering::Relaxed)
         );
         let mut got: Vec<u64> = it.by_ref().take(1000).map(Result::unwrap).collect();
         assert!(
-            taken.get() <= 1000 + 40,
+            taken.load(Ordering::Relaxed) <= 1000 + 40,
             "took {} items for 1000 consumed",
-            taken.get()
+            taken.load(Ordering::Relaxed)
         );
         if ordered {
             assert_eq!(got, (0..1000).map(square).collect::<Vec<_>>());
         } else {
             // The first 1000 to finish: distinct, and all from what was taken.
-            let taken_squares: Vec<u64> = (0..taken.get()).map(square).collect();
+            let taken_squares: Vec<u64> = (0..taken.load(Ordering::Relaxed)).map(square).collect();
             got.sort_unstable();
             got.dedup();
             assert_eq!(got.len(), 1000);
@@ -104,21 +107,29 @@ fn imap_reads_input_only_as_results_are_consumed() {
         drop(it);
     }
     // The defaults: imap and imap_unordered buffer IMAP_BUFFER_PER_WORKER chunks per worker.
-    let taken = Rc::new(Cell::new(0));
+    let taken = Arc::new(AtomicU64::new(0));
     let buffer = 2 * multiprocessing::IMAP_BUFFER_PER_WORKER as u64;
     let mut it = pool.imap(square, counted(&taken)).unwrap();
     assert_eq!(pool.map(square, 0..100).unwrap()[99], 99 * 99);
-    assert!(taken.get() <= buffer, "imap took {} items", taken.get());
+    assert!(
+        taken.load(Ordering::Relaxed) <= buffer,
+        "imap took {} items",
+        taken.load(Ordering::Relaxed)
+    );
     assert_eq!(it.nth(500).unwrap().unwrap(), 500 * 500);
-    assert!(taken.get() <= 501 + buffer, "imap took {} items", taken.get());
+    assert!(
+        taken.load(Ordering::Relaxed) <= 501 + buffer,
+        "imap took {} items",
+        taken.load(Ordering::Relaxed)
+    );
     drop(it);
-    let taken = Rc::new(Cell::new(0));
+    let taken = Arc::new(AtomicU64::new(0));
     let it = pool.imap_unordered_chunked(square, counted(&taken), 7).unwrap();
     assert_eq!(pool.apply(square, 9).unwrap(), 81);
     assert!(
-        taken.get() <= 7 * buffer,
+        taken.load(Ordering::Relaxed) <= 7 * buffer,
         "imap_unordered took {} items",
-        taken.get()
+        taken.load(Ordering::Relaxed)
     );
     drop(it);
     drop(pool);
@@ -402,44 +413,14 @@ fn a_child_keeps_its_own_mapping() {
 
 fn main() -> std::process::ExitCode {
     common::run(&[
-        test(
-            "imap_reads_input_only_as_results_are_consumed",
-            imap_reads_input_only_as_results_are_consumed,
-        ),
-        test(
-            "a_closed_pool_finishes_a_buffered_imap",
-            a_closed_pool_finishes_a_buffered_imap,
-        ),
-        Test {
-            limit: Duration::from_secs(240),
-            ..test(
-                "imap_over_millions_of_items_stays_flat",
-                imap_over_millions_of_items_stays_flat,
-            )
-        },
-        test(
-            "map_of_a_million_peaks_at_twice_its_data",
-            map_of_a_million_peaks_at_twice_its_data,
-        ),
-        test(
-            "queue_with_maxsize_bounds_memory",
-            queue_with_maxsize_bounds_memory,
-        ),
-        Test {
-            limit: Duration::from_secs(120),
-            ..test(
-                "apply_async_results_collected_leave_no_growth",
-                apply_async_results_collected_leave_no_growth,
-            )
-        },
-        test(
-            "values_and_small_arrays_share_arenas",
-            values_and_small_arrays_share_arenas,
-        ),
-        test(
-            "the_last_owner_releases_shared_memory",
-            the_last_owner_releases_shared_memory,
-        ),
-        test("a_child_keeps_its_own_mapping", a_child_keeps_its_own_mapping),
+        case!(imap_reads_input_only_as_results_are_consumed),
+        case!(a_closed_pool_finishes_a_buffered_imap),
+        case!(imap_over_millions_of_items_stays_flat, 240),
+        case!(map_of_a_million_peaks_at_twice_its_data),
+        case!(queue_with_maxsize_bounds_memory),
+        case!(apply_async_results_collected_leave_no_growth, 120),
+        case!(values_and_small_arrays_share_arenas),
+        case!(the_last_owner_releases_shared_memory),
+        case!(a_child_keeps_its_own_mapping),
     ])
 }

@@ -5,17 +5,18 @@
 //! happens when its `main` returns). For those, the test runs this same binary again as a small
 //! helper program (`MP_PROCESS_TEST_HELPER=<mode>`, see [`helper`]) and watches it.
 
+#[macro_use]
 mod common;
 
 use std::io::Read;
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use common::{sleep_ms, test, Test};
-use multiprocessing::{active_children, current_process, parent_process, Process};
-use nix::sys::wait::{waitpid, WaitPidFlag};
+use common::{Test, sleep_ms};
+use multiprocessing::{Process, active_children, current_process, parent_process};
+use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::Pid;
 
 fn noop(_: ()) {}
@@ -32,9 +33,10 @@ fn name_pid_and_exitcode() {
     assert_eq!(p.exitcode(), None);
     assert_eq!(p.pid(), None);
     p.start().unwrap();
-    assert!(p
-        .pid()
-        .is_some_and(|pid| pid > 0 && pid != std::process::id() as i32));
+    assert!(
+        p.pid()
+            .is_some_and(|pid| pid > 0 && pid != std::process::id() as i32)
+    );
     p.join().unwrap();
     assert_eq!(p.exitcode(), Some(0));
     assert!(!p.is_alive());
@@ -412,6 +414,125 @@ fn unstarted_process_errors() {
     assert!(p.sentinel().is_none());
 }
 
+/// A child that ends once it hears from its parent.
+fn wait_for_word(conn: multiprocessing::Connection) {
+    let _ = conn.recv::<()>();
+}
+
+/// CPython's `test_close`: closing a running process is refused; once it has ended, `close`
+/// releases it, and every method that needs the child then says the object is closed.
+fn test_close() {
+    let (ours, theirs) = multiprocessing::Pipe(true).unwrap();
+    let mut p = Process::new(wait_for_word, theirs).with_daemon(true);
+    p.start().unwrap();
+    assert!(p.is_alive());
+    let err = p.close().unwrap_err();
+    assert!(matches!(err, multiprocessing::Error::State(_)), "{err:?}");
+    assert!(
+        err.to_string().contains(
+            "Cannot close a process while it is still running. You should first call join() or terminate()."
+        ),
+        "{err}"
+    );
+    assert!(p.is_alive(), "a refused close changes nothing");
+    ours.send(&()).unwrap();
+    p.join().unwrap();
+    assert!(!p.is_alive());
+    assert_eq!(p.exitcode(), Some(0));
+    // The sentinel is one of the resources `close` releases.
+    let sentinel = p.sentinel().map(|fd| std::os::fd::AsRawFd::as_raw_fd(&fd));
+    p.close().unwrap();
+    if let Some(fd) = sentinel {
+        assert!(
+            !std::path::Path::new(&format!("/proc/self/fd/{fd}")).exists(),
+            "the sentinel {fd} is still open"
+        );
+    }
+    for (what, result) in [
+        ("join", p.join()),
+        ("join_timeout", p.join_timeout(Duration::from_millis(1)).map(drop)),
+        ("terminate", p.terminate()),
+        ("kill", p.kill()),
+        ("interrupt", p.interrupt()),
+        ("start", p.start()),
+    ] {
+        let err = result.expect_err(what).to_string();
+        assert!(
+            err.contains("Process-1: process object is closed"),
+            "{what}: {err}"
+        );
+    }
+    assert!(!p.is_alive());
+    assert_eq!((p.exitcode(), p.pid()), (None, None));
+    assert!(p.sentinel().is_none());
+    assert!(format!("{p:?}").contains(" closed"), "{p:?}");
+    p.close().unwrap();
+    assert!(active_children().is_empty());
+
+    // A process that never started closes at once, and cannot be started afterwards.
+    let mut q = Process::new(noop, ());
+    q.close().unwrap();
+    assert!(
+        q.start()
+            .unwrap_err()
+            .to_string()
+            .contains("process object is closed")
+    );
+}
+
+/// A target that leaves SIGINT at its default action (CPython's `_sleep_no_int_handler`), so
+/// that the test holds wherever it runs (a background job may start with SIGINT ignored).
+#[allow(
+    unsafe_code,
+    reason = "resetting SIGINT's disposition, as CPython's test does"
+)]
+fn sleep_no_int_handler(ready: multiprocessing::Connection) {
+    use nix::sys::signal::{SigHandler, SigSet, Signal, signal};
+    // SAFETY: SIG_DFL is not a function that runs; installing it is always sound.
+    unsafe { signal(Signal::SIGINT, SigHandler::SigDfl) }.unwrap();
+    let mut sigint = SigSet::empty();
+    sigint.add(Signal::SIGINT);
+    sigint.thread_unblock().unwrap();
+    ready.send(&()).unwrap();
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+/// CPython's `test_interrupt_no_handler`: `interrupt` sends SIGINT, which ends a child that
+/// does not handle it with exit code -2.
+fn test_interrupt_no_handler() {
+    let (reader, writer) = multiprocessing::Pipe(false).unwrap();
+    let mut p = Process::new(sleep_no_int_handler, writer);
+    p.start().unwrap();
+    assert!(
+        reader.poll(Some(Duration::from_secs(30))).unwrap(),
+        "the child is ready"
+    );
+    reader.recv::<()>().unwrap();
+    p.interrupt().unwrap();
+    assert!(
+        p.join_timeout(Duration::from_secs(30)).unwrap(),
+        "SIGINT ended the child"
+    );
+    assert_eq!(p.exitcode(), Some(-2));
+    assert!(format!("{p:?}").contains("exitcode=-SIGINT"), "{p:?}");
+}
+
+/// CPython's `test_interrupt`: a target that treats SIGINT as Python's `KeyboardInterrupt`
+/// (here: it waits for the signal and panics) ends with exit code 1, after `Process <name>:`
+/// and the message on stderr.
+fn test_interrupt() {
+    let out = run_helper("interrupt", Duration::from_secs(30));
+    assert!(out.status.success(), "helper failed: {out:?}");
+    assert_eq!(out.stdout, "exitcode=1\n", "{out:?}");
+    let header = out.stderr.find("Process Process-1:\n");
+    let message = out.stderr.find("KeyboardInterrupt");
+    assert!(
+        header.is_some() && header < message,
+        "the name, then the interrupt: {:?}",
+        out.stderr
+    );
+}
+
 fn signalling_an_ended_process_is_harmless() {
     let mut p = Process::new(noop, ());
     p.start().unwrap();
@@ -478,7 +599,7 @@ fn debug_reads_like_cpython_repr() {
 }
 
 fn sentinel_is_readable_once_the_child_ends() {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     let mut p = Process::new(sleep_ms, 300);
     p.start().unwrap();
     let Some(fd) = p.sentinel() else {
@@ -499,6 +620,59 @@ fn sentinel_is_readable_once_the_child_ends() {
     );
     p.join().unwrap();
     assert_eq!(p.exitcode(), Some(0));
+}
+
+/// The pidfds this process holds (`anon_inode:[pidfd]` in `/proc/self/fd`).
+fn open_pidfds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .filter(|e| std::fs::read_link(e.path()).is_ok_and(|l| l.to_string_lossy().contains("pidfd")))
+        .count()
+}
+
+/// Issue 16: a start and a join cost what a `fork`, an `exit` and a `wait` cost, and no more.
+/// A pidfd is opened only when something needs to sleep on one (a timed join, the sentinel),
+/// and once; a plain `join` waits without one.
+fn start_and_join_open_no_pidfd() {
+    if under_forkserver() {
+        // A fork server's child is watched through the server's socket: no pidfd either way.
+        return;
+    }
+    let before = open_pidfds();
+    let mut p = Process::new(sleep_ms, 300);
+    p.start().unwrap();
+    assert_eq!(open_pidfds(), before, "start opened a pidfd nobody asked for");
+    p.join().unwrap();
+    assert_eq!(p.exitcode(), Some(0));
+
+    // A timed join and the sentinel share one pidfd, opened on first need.
+    let mut q = Process::new(sleep_ms, 300);
+    q.start().unwrap();
+    assert!(!q.join_timeout(Duration::from_millis(10)).unwrap());
+    let Some(sentinel) = q.sentinel().map(|fd| std::os::fd::AsRawFd::as_raw_fd(&fd)) else {
+        // Kernels before 5.3 have no pidfd.
+        q.join().unwrap();
+        return;
+    };
+    assert_eq!(open_pidfds(), before + 1);
+    assert_eq!(
+        q.sentinel().map(|fd| std::os::fd::AsRawFd::as_raw_fd(&fd)),
+        Some(sentinel)
+    );
+    assert!(q.join_timeout(Duration::from_secs(20)).unwrap());
+    assert_eq!(q.exitcode(), Some(0));
+
+    // Asked for only after the child was reaped, the sentinel is still readable.
+    let mut r = Process::new(noop, ());
+    r.start().unwrap();
+    r.join().unwrap();
+    let fd = r.sentinel().expect("a sentinel once started");
+    let mut fds = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
+    assert_eq!(
+        nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO).unwrap(),
+        1
+    );
 }
 
 fn fork_does_not_duplicate_buffered_output() {
@@ -549,6 +723,42 @@ fn start_while_another_thread_holds_stdout() {
     }
     assert!(stuck.is_empty(), "children stuck on stdout's lock: {stuck:?}");
     assert!(processes.iter().all(|p| p.exitcode() == Some(0)));
+}
+
+/// Issue 14, item 3: a child forked while another thread is inside a panic must not hang. The
+/// panicking thread holds std's panic-hook lock while its hook runs; a child that took that lock
+/// (as `take_hook` / `set_hook` do) would wait for a thread that does not exist in it.
+fn start_while_another_thread_panics() {
+    // The program's own hook, which stays inside for a while: long enough for a start to fork
+    // while the other thread holds the hook lock.
+    let (inside, inside_rx) = mpsc::channel::<()>();
+    let inside = std::sync::Mutex::new(inside);
+    std::panic::set_hook(Box::new(move |_| {
+        let _ = inside.lock().map(|tx| tx.send(()));
+        std::thread::sleep(Duration::from_millis(1500));
+    }));
+    let fork = multiprocessing::get_context("fork").unwrap();
+    // The first round starts the program's first process while the other thread panics; the
+    // second starts one while a thread panics after processes were started already.
+    for round in 0..2 {
+        let panicker = std::thread::spawn(move || panic!("round {round}: a panic of another thread"));
+        inside_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the other thread entered its panic hook");
+        let mut p = fork.process(noop, ());
+        p.start().unwrap();
+        let ended = p.join_timeout(Duration::from_secs(10)).unwrap();
+        if !ended {
+            p.kill().unwrap();
+            p.join().unwrap();
+        }
+        assert!(panicker.join().is_err(), "round {round}: the thread panicked");
+        assert!(
+            ended,
+            "round {round}: the child hung at start (in the panic-hook lock)"
+        );
+        assert_eq!(p.exitcode(), Some(0), "round {round}");
+    }
 }
 
 fn parent_exit_terminates_daemons_and_joins_others() {
@@ -791,6 +1001,25 @@ fn helper(mode: &str) -> ExitCode {
             // Dropping them changes nothing: at exit the registry still knows both.
             drop(o);
         }
+        // A child that turns SIGINT into a panic, as Python's KeyboardInterrupt, is interrupted.
+        "interrupt" => {
+            fn keyboard_interrupt(ready: multiprocessing::Connection) {
+                use nix::sys::signal::{SigSet, Signal};
+                let mut sigint = SigSet::empty();
+                sigint.add(Signal::SIGINT);
+                sigint.thread_block().unwrap();
+                ready.send(&()).unwrap();
+                sigint.wait().unwrap();
+                panic!("KeyboardInterrupt");
+            }
+            let (reader, writer) = multiprocessing::Pipe(false).unwrap();
+            let mut p = Process::new(keyboard_interrupt, writer);
+            p.start().unwrap();
+            reader.recv::<()>().unwrap();
+            p.interrupt().unwrap();
+            p.join().unwrap();
+            println!("exitcode={}", p.exitcode().map_or(-1000, |c| c));
+        }
         _ => panic!("unknown helper {mode}"),
     }
     ExitCode::SUCCESS
@@ -834,82 +1063,42 @@ fn main() -> ExitCode {
         return helper(&mode);
     }
     common::run(&[
-        test("name_pid_and_exitcode", name_pid_and_exitcode),
-        test("panic_gives_exitcode_1", panic_gives_exitcode_1),
-        test("terminate_and_kill", terminate_and_kill),
-        test("join_timeout_returns_on_time", join_timeout_returns_on_time),
-        test("active_children_lifecycle", active_children_lifecycle),
-        test("daemon_cannot_have_children", daemon_cannot_have_children),
-        test("double_start_fails", double_start_fails),
-        test(
-            "pid_is_right_in_a_child_forked_outside_the_runtime",
-            pid_is_right_in_a_child_forked_outside_the_runtime,
-        ),
-        test("grandchild_is_named_1_1", grandchild_is_named_1_1),
-        test("dropped_process_is_reaped", dropped_process_is_reaped),
-        test("names_follow_cpython", names_follow_cpython),
-        test("current_and_parent_pid_in_child", current_and_parent_pid_in_child),
-        test("exitcode_from_std_process_exit", exitcode_from_std_process_exit),
-        test(
-            "panic_prints_process_name_then_message",
-            panic_prints_process_name_then_message,
-        ),
-        test(
-            "start_drops_the_parents_copy_of_the_arguments",
-            start_drops_the_parents_copy_of_the_arguments,
-        ),
-        test(
-            "a_child_cleans_up_its_own_children_when_it_ends",
-            a_child_cleans_up_its_own_children_when_it_ends,
-        ),
-        test(
-            "recursion_names_every_generation",
-            recursion_names_every_generation,
-        ),
-        test(
-            "many_processes_terminated_at_once",
-            many_processes_terminated_at_once,
-        ),
-        test("no_descriptor_leak", no_descriptor_leak),
-        test(
-            "a_child_reaped_elsewhere_is_a_clear_error",
-            a_child_reaped_elsewhere_is_a_clear_error,
-        ),
-        test("unstarted_process_errors", unstarted_process_errors),
-        test(
-            "signalling_an_ended_process_is_harmless",
-            signalling_an_ended_process_is_harmless,
-        ),
-        test("is_alive_follows_the_child", is_alive_follows_the_child),
-        test(
-            "active_children_reaps_ended_children",
-            active_children_reaps_ended_children,
-        ),
-        test("set_daemon_after_start_fails", set_daemon_after_start_fails),
-        test("debug_reads_like_cpython_repr", debug_reads_like_cpython_repr),
-        test(
-            "sentinel_is_readable_once_the_child_ends",
-            sentinel_is_readable_once_the_child_ends,
-        ),
-        test(
-            "fork_does_not_duplicate_buffered_output",
-            fork_does_not_duplicate_buffered_output,
-        ),
-        test(
-            "start_while_another_thread_holds_stdout",
-            start_while_another_thread_holds_stdout,
-        ),
-        test(
-            "parent_exit_terminates_daemons_and_joins_others",
-            parent_exit_terminates_daemons_and_joins_others,
-        ),
-        test(
-            "dropped_processes_leave_no_zombie",
-            dropped_processes_leave_no_zombie,
-        ),
-        test(
-            "no_zombie_after_a_mixed_workload",
-            no_zombie_after_a_mixed_workload,
-        ),
+        case!(name_pid_and_exitcode),
+        case!(panic_gives_exitcode_1),
+        case!(terminate_and_kill),
+        case!(join_timeout_returns_on_time),
+        case!(active_children_lifecycle),
+        case!(daemon_cannot_have_children),
+        case!(double_start_fails),
+        case!(pid_is_right_in_a_child_forked_outside_the_runtime),
+        case!(grandchild_is_named_1_1),
+        case!(dropped_process_is_reaped),
+        case!(names_follow_cpython),
+        case!(current_and_parent_pid_in_child),
+        case!(exitcode_from_std_process_exit),
+        case!(panic_prints_process_name_then_message),
+        case!(start_drops_the_parents_copy_of_the_arguments),
+        case!(a_child_cleans_up_its_own_children_when_it_ends),
+        case!(recursion_names_every_generation),
+        case!(many_processes_terminated_at_once),
+        case!(no_descriptor_leak),
+        case!(a_child_reaped_elsewhere_is_a_clear_error),
+        case!(unstarted_process_errors),
+        case!(test_close),
+        case!(test_interrupt),
+        case!(test_interrupt_no_handler),
+        case!(signalling_an_ended_process_is_harmless),
+        case!(is_alive_follows_the_child),
+        case!(active_children_reaps_ended_children),
+        case!(set_daemon_after_start_fails),
+        case!(debug_reads_like_cpython_repr),
+        case!(sentinel_is_readable_once_the_child_ends),
+        case!(start_and_join_open_no_pidfd),
+        case!(fork_does_not_duplicate_buffered_output),
+        case!(start_while_another_thread_holds_stdout),
+        case!(start_while_another_thread_panics),
+        case!(parent_exit_terminates_daemons_and_joins_others),
+        case!(dropped_processes_leave_no_zombie),
+        case!(no_zombie_after_a_mixed_workload),
     ] as &[Test])
 }

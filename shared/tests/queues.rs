@@ -1,19 +1,13 @@
 //! `Queue`, `SimpleQueue`, `JoinableQueue`: many processes, big messages, timeouts, dead peers.
 
+#[macro_use]
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{test, Test};
-use multiprocessing::{codec, Error, JoinableQueue, Process, Queue, SimpleQueue};
+use common::{Test, pattern};
+use multiprocessing::{Error, JoinableQueue, Process, Queue, SimpleQueue, codec};
 use serde::{Serialize, Serializer};
-
-/// A byte pattern that a shifted or truncated copy cannot match.
-fn pattern(len: usize, seed: u32) -> Vec<u8> {
-    (0..len as u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) ^ seed).to_le_bytes()[3])
-        .collect()
-}
 
 fn start(p: &mut Process) {
     p.start().unwrap();
@@ -318,16 +312,20 @@ fn unserializable_value_is_an_error_from_put() {
     );
 }
 
-fn wrong_type_names_the_type_and_the_queue_goes_on() {
-    // The same queue seen as another type (what a mismatched spawn child would do).
+/// CPython's `Queue.__getstate__` calls `context.assert_spawning`: a queue crosses to another
+/// process only as a child's argument (inheritance). Any other route is refused at the sender,
+/// so no process can see the ring as a queue of another type.
+fn queue_crosses_only_by_inheritance() {
     let q: Queue<u32> = Queue::new(0).unwrap();
-    let as_strings: Queue<String> = codec::decode(&codec::encode(&q).unwrap()).unwrap();
-    q.put(300).unwrap(); // varint 0xac 0x02: a length of 44 with 1 byte: not a String
-    as_strings.put("ok".to_string()).unwrap();
-    let err = as_strings.get().unwrap_err();
-    assert!(err.to_string().contains("String"), "{err}");
-    assert_eq!(as_strings.get().unwrap(), "ok");
-    assert!(q.empty());
+    let err = codec::encode(&q).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("should only be shared between processes through inheritance"),
+        "{err}"
+    );
+    // The queue is untouched and goes on.
+    q.put(300).unwrap();
+    assert_eq!(q.get().unwrap(), 300);
 }
 
 fn killed_producer_mid_message_does_not_wedge_the_queue() {
@@ -368,6 +366,118 @@ fn killed_producer_mid_message_does_not_wedge_the_queue() {
     assert_eq!(q.get_timeout(Duration::from_secs(20)).unwrap(), [4, 5, 6]);
     join_ok(&next);
     assert_eq!(q.qsize(), 0);
+}
+
+/// Issue 14 item 5: a producer killed while it waits for room in a bounded queue (for an item
+/// slot, for bytes in the ring, or for the write lock behind another producer that waits) takes
+/// no capacity with it: once drained, a `Queue(maxsize=2)` takes two items again, and a third
+/// is refused. (CPython's `Queue` counts slots in a `BoundedSemaphore` taken before the put;
+/// here the count lives in the ring itself, published in the same store as the message.)
+fn killed_producer_waiting_for_room_keeps_no_capacity() {
+    fn put_after_saying_so((q, ready): (Queue<Vec<u8>>, Queue<u8>)) {
+        ready.put(1).unwrap();
+        q.put(vec![7; 3000]).unwrap();
+        unreachable!("the queue stays full until this producer is killed");
+    }
+    // Full by count (two small items), full by bytes (one item of 3000 bytes in a 4 KiB ring),
+    // and full by bytes with a second producer queued behind the first.
+    for (case, fill, producers) in [
+        ("count", vec![vec![1u8], vec![2]], 1),
+        ("bytes", vec![vec![0; 3000]], 1),
+        ("lock", vec![vec![0; 3000]], 2),
+    ] {
+        let q: Queue<Vec<u8>> = Queue::with_capacity(2, 4096).unwrap();
+        let ready: Queue<u8> = Queue::new(0).unwrap();
+        for item in &fill {
+            q.put(item).unwrap();
+        }
+        let mut blocked = Vec::new();
+        for _ in 0..producers {
+            let mut p = Process::new(put_after_saying_so, (q.clone(), ready.clone()));
+            p.start().unwrap();
+            ready.get_timeout(Duration::from_secs(20)).unwrap();
+            blocked.push(p);
+        }
+        // Long enough for each to be asleep in its put.
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(q.qsize(), fill.len(), "{case}: the blocked producers put nothing");
+        for p in &blocked {
+            p.kill().unwrap();
+            join_ok_killed(p);
+        }
+        for item in &fill {
+            assert_eq!(&q.get_timeout(Duration::from_secs(20)).unwrap(), item, "{case}");
+        }
+        assert!(q.empty(), "{case}");
+        assert!(!q.full(), "{case}: an empty queue is not full");
+        q.put_timeout(vec![1], Duration::from_secs(5))
+            .unwrap_or_else(|e| panic!("{case}: first item: {e}"));
+        q.put_timeout(vec![2], Duration::from_secs(5))
+            .unwrap_or_else(|e| panic!("{case}: second item: {e}"));
+        assert!(q.full(), "{case}");
+        assert!(
+            matches!(q.put_nowait(vec![3]), Err(Error::Full)),
+            "{case}: maxsize is still 2"
+        );
+        assert_eq!(q.qsize(), 2, "{case}");
+    }
+}
+
+/// Issue 15, CPython's `_TestQueue.test_closed_queue_put_get_exceptions`: a closed queue refuses
+/// `put` and `get` with an error that says it is closed; other handles to it go on.
+fn closed_queue_put_get_exceptions() {
+    let q: Queue<String> = Queue::new(0).unwrap();
+    let j: JoinableQueue<String> = JoinableQueue::new(0).unwrap();
+    let s: SimpleQueue<String> = SimpleQueue::new().unwrap();
+    let other = q.clone();
+    q.close();
+    j.close();
+    s.close();
+    for (what, result) in [
+        ("Queue.put", q.put("foo".to_string())),
+        ("Queue.get", q.get().map(drop)),
+        ("Queue.get_nowait", q.get_nowait().map(drop)),
+        ("JoinableQueue.put", j.put("foo".to_string())),
+        ("JoinableQueue.get", j.get().map(drop)),
+        ("SimpleQueue.put", s.put("foo".to_string())),
+        ("SimpleQueue.get", s.get().map(drop)),
+    ] {
+        let err = result.unwrap_err();
+        assert!(matches!(err, Error::State(_)), "{what}: {err:?}");
+        assert!(err.to_string().contains("is closed"), "{what}: {err}");
+    }
+    assert!(q.closed() && !other.closed());
+    other.put("bar".to_string()).unwrap();
+    assert_eq!(other.get().unwrap(), "bar");
+}
+
+/// Issue 17 item 5: `put` takes what encodes as a `T` does, so `q.put("hi")` compiles on a
+/// `Queue<String>` (and a slice or an array on a `Queue<Vec<U>>`), and the consumer gets the
+/// same values as from owned ones; the owned and borrowed calls of before still compile.
+fn put_takes_borrowed_forms() {
+    fn consumer((names, rows, paths): (Queue<String>, Queue<Vec<u32>>, SimpleQueue<std::path::PathBuf>)) {
+        assert_eq!(names.get().unwrap(), "hi");
+        assert_eq!(names.get().unwrap(), "there");
+        assert_eq!(names.get().unwrap(), "you");
+        assert_eq!(rows.get().unwrap(), [1, 2, 3]);
+        assert_eq!(rows.get().unwrap(), [4, 5]);
+        assert_eq!(rows.get().unwrap(), Vec::<u32>::new());
+        assert_eq!(paths.get().unwrap(), std::path::Path::new("/tmp/x"));
+    }
+    let names: Queue<String> = Queue::new(0).unwrap();
+    let rows: Queue<Vec<u32>> = Queue::new(0).unwrap();
+    let paths: SimpleQueue<std::path::PathBuf> = SimpleQueue::new().unwrap();
+    names.put("hi").unwrap();
+    let there = String::from("there");
+    names.put(&there).unwrap();
+    names.put_nowait(String::from("you")).unwrap();
+    rows.put([1, 2, 3]).unwrap();
+    rows.put_timeout(&[4, 5][..], Duration::from_secs(5)).unwrap();
+    rows.put(Vec::new()).unwrap();
+    paths.put(std::path::Path::new("/tmp/x")).unwrap();
+    let mut p = Process::new(consumer, (names, rows, paths));
+    start(&mut p);
+    join_ok(&p);
 }
 
 fn join_ok_killed(p: &Process) {
@@ -465,45 +575,19 @@ fn simple_queue_and_snapshots() {
 
 fn main() -> std::process::ExitCode {
     common::run(&[
-        Test {
-            name: "four_producers_four_consumers_nothing_lost_or_duplicated",
-            body: four_producers_four_consumers_nothing_lost_or_duplicated,
-            limit: Duration::from_secs(240),
-        },
-        Test {
-            name: "big_messages_intact_among_small_ones",
-            body: big_messages_intact_among_small_ones,
-            limit: Duration::from_secs(240),
-        },
-        test(
-            "messages_of_every_size_through_a_small_ring",
-            messages_of_every_size_through_a_small_ring,
-        ),
-        test("timeouts_are_kept", timeouts_are_kept),
-        test(
-            "child_can_be_joined_before_the_queue_is_drained",
-            child_can_be_joined_before_the_queue_is_drained,
-        ),
-        test(
-            "joinable_queue_join_waits_for_every_task",
-            joinable_queue_join_waits_for_every_task,
-        ),
-        test(
-            "unserializable_value_is_an_error_from_put",
-            unserializable_value_is_an_error_from_put,
-        ),
-        test(
-            "wrong_type_names_the_type_and_the_queue_goes_on",
-            wrong_type_names_the_type_and_the_queue_goes_on,
-        ),
-        test(
-            "killed_producer_mid_message_does_not_wedge_the_queue",
-            killed_producer_mid_message_does_not_wedge_the_queue,
-        ),
-        test(
-            "killed_consumer_does_not_wedge_the_queue",
-            killed_consumer_does_not_wedge_the_queue,
-        ),
-        test("simple_queue_and_snapshots", simple_queue_and_snapshots),
+        case!(four_producers_four_consumers_nothing_lost_or_duplicated, 240),
+        case!(big_messages_intact_among_small_ones, 240),
+        case!(messages_of_every_size_through_a_small_ring),
+        case!(timeouts_are_kept),
+        case!(child_can_be_joined_before_the_queue_is_drained),
+        case!(joinable_queue_join_waits_for_every_task),
+        case!(unserializable_value_is_an_error_from_put),
+        case!(queue_crosses_only_by_inheritance),
+        case!(killed_producer_mid_message_does_not_wedge_the_queue),
+        case!(killed_consumer_does_not_wedge_the_queue),
+        case!(killed_producer_waiting_for_room_keeps_no_capacity),
+        case!(closed_queue_put_get_exceptions),
+        case!(put_takes_borrowed_forms),
+        case!(simple_queue_and_snapshots),
     ] as &[Test])
 }

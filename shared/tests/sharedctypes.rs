@@ -1,10 +1,11 @@
 //! Value, Array, RawValue and RawArray in memory that processes really share.
 
+#[macro_use]
 mod common;
 
 use std::time::Duration;
 
-use common::{join, shared_mappings, spawn, test, Test};
+use common::{Test, join, shared_mappings, spawn};
 use multiprocessing::{Array, Lock, Process, RawArray, RawValue, Value};
 
 fn tutorial_value_and_array() {
@@ -139,14 +140,25 @@ fn array_indexing_slices_and_iteration() {
     assert_eq!(empty.to_vec(), Vec::<u8>::new());
 }
 
-fn serde_round_trip_shares_memory() {
-    let val = Value::new(1i32).unwrap();
-    let bytes = multiprocessing::codec::encode(&val).unwrap();
-    let copy: Value<i32> = multiprocessing::codec::decode(&bytes).unwrap();
-    copy.set(42);
-    assert_eq!(val.get(), 42);
-    let _held = val.get_lock().acquire();
-    assert!(copy.get_lock().is_owned(), "the copy has the same lock");
+/// CPython's `sharedctypes` (`reduce_ctype` / `Synchronized.__reduce__` call
+/// `context.assert_spawning`): a Value or an Array reaches another process by inheritance only.
+/// Sent through a Pipe it is refused at the sender, where before its descriptor number crossed
+/// and the receiver used the memory only if it happened to map that segment already.
+fn assert_spawning_refuses_values_and_arrays() {
+    let (a, b) = multiprocessing::Pipe(true).unwrap();
+    for (what, sent) in [
+        ("a Value", a.send(&Value::new(1i32).unwrap())),
+        ("an Array", a.send(&Array::new(&[1u8, 2]).unwrap())),
+        ("a RawValue", a.send(&RawValue::new(1u64).unwrap())),
+        ("a RawArray", a.send(&RawArray::<f64>::zeroed(2).unwrap())),
+    ] {
+        let err = sent.expect_err(what);
+        assert!(matches!(err, multiprocessing::Error::Codec(_)), "{what}: {err}");
+    }
+    let err = multiprocessing::codec::encode(&Value::new(1i32).unwrap()).unwrap_err();
+    assert!(err.to_string().contains("Value"), "{err}");
+    a.send(&3u8).unwrap();
+    assert_eq!(b.recv::<u8>().unwrap(), 3, "nothing was half-sent");
 }
 
 fn no_shared_memory_left_behind() {
@@ -200,58 +212,21 @@ fn child_allocations_do_not_overlap_the_parents() {
     assert_eq!(join(&p), 0);
 }
 
-/// The environment variable that carries a serialized Lock to a spawned copy of this binary.
-const SPAWNED_LOCK: &str = "MP_SHAREDCTYPES_SPAWNED_LOCK";
-
-/// In a fresh executable (the `spawn` start method's situation): adopt the inherited
-/// descriptors by deserializing, and check we see the parent's memory.
-fn spawned_child(hex: &str) -> std::process::ExitCode {
-    let bytes: Vec<u8> = (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-        .collect();
-    let (lock, val): (Lock, Value<i32>) =
-        multiprocessing::codec::decode(&bytes).expect("adopt the inherited memory");
-    assert!(lock.is_locked(), "the parent holds the lock");
-    assert_eq!(val.get(), 7, "the parent's value");
-    val.set(8);
-    lock.release().expect("any process may release a Lock");
-    std::process::ExitCode::SUCCESS
-}
-
-#[allow(
-    unsafe_code,
-    reason = "borrowing a listed descriptor to clear its close-on-exec flag"
-)]
+/// A fresh executable (the `spawn` start method) adopts the inherited descriptors of its
+/// arguments and sees the parent's memory.
 fn deserialize_adopts_inherited_descriptors() {
-    use std::os::fd::BorrowedFd;
-
-    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
-
+    fn spawned_child((lock, val): (Lock, Value<i32>)) {
+        assert!(lock.is_locked(), "the parent holds the lock");
+        assert_eq!(val.get(), 7, "the parent's value");
+        val.set(8);
+        lock.release().expect("any process may release a Lock");
+    }
+    let ctx = multiprocessing::get_context("spawn").unwrap();
     let lock = Lock::new().unwrap();
     let val = Value::new(7).unwrap();
     lock.acquire().keep();
-    let hex: String = multiprocessing::codec::encode(&(lock.clone(), val.clone()))
-        .unwrap()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    // Our segments' descriptors are close-on-exec; a spawn start method hands them over by
-    // clearing the flag, as we do here.
-    for entry in std::fs::read_dir("/proc/self/fd").unwrap() {
-        let entry = entry.unwrap();
-        if std::fs::read_link(entry.path()).is_ok_and(|t| t.to_string_lossy().contains("memfd:mp-heap")) {
-            let fd: i32 = entry.file_name().to_string_lossy().parse().unwrap();
-            // SAFETY: the descriptor is open (we just listed it) and stays open during the call.
-            let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-            fcntl(fd, FcntlArg::F_SETFD(FdFlag::empty())).unwrap();
-        }
-    }
-    let status = std::process::Command::new(std::env::current_exe().unwrap())
-        .env(SPAWNED_LOCK, hex)
-        .status()
-        .unwrap();
-    assert!(status.success(), "the spawned process failed: {status}");
+    let p = common::start(ctx.process(spawned_child, (lock.clone(), val.clone())));
+    assert_eq!(join(&p), 0, "the spawned process failed");
     assert!(!lock.is_locked(), "released by the spawned process");
     assert_eq!(val.get(), 8, "written by the spawned process");
 
@@ -266,31 +241,16 @@ fn deserialize_adopts_inherited_descriptors() {
 }
 
 fn main() -> std::process::ExitCode {
-    if let Ok(hex) = std::env::var(SPAWNED_LOCK) {
-        return spawned_child(&hex);
-    }
     const TESTS: &[Test] = &[
-        test("tutorial_value_and_array", tutorial_value_and_array),
-        test("exact_total_under_contention", exact_total_under_contention),
-        test(
-            "exact_total_with_a_supplied_lock",
-            exact_total_with_a_supplied_lock,
-        ),
-        test("every_element_type_round_trips", every_element_type_round_trips),
-        test(
-            "array_indexing_slices_and_iteration",
-            array_indexing_slices_and_iteration,
-        ),
-        test("serde_round_trip_shares_memory", serde_round_trip_shares_memory),
-        test(
-            "child_allocations_do_not_overlap_the_parents",
-            child_allocations_do_not_overlap_the_parents,
-        ),
-        test(
-            "deserialize_adopts_inherited_descriptors",
-            deserialize_adopts_inherited_descriptors,
-        ),
-        test("no_shared_memory_left_behind", no_shared_memory_left_behind),
+        case!(tutorial_value_and_array),
+        case!(exact_total_under_contention),
+        case!(exact_total_with_a_supplied_lock),
+        case!(every_element_type_round_trips),
+        case!(array_indexing_slices_and_iteration),
+        case!(assert_spawning_refuses_values_and_arrays),
+        case!(child_allocations_do_not_overlap_the_parents),
+        case!(deserialize_adopts_inherited_descriptors),
+        case!(no_shared_memory_left_behind),
     ];
     common::run(TESTS)
 }

@@ -3,12 +3,12 @@
 //!
 //! Both run in the normal (debug) suite: the million messages take about ten seconds there.
 
+#[macro_use]
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::Test;
-use multiprocessing::{active_children, Connection, Error, Pipe, Pool, Process, Queue};
+use multiprocessing::{Connection, Error, Pipe, Pool, Process, Queue, active_children};
 
 const PRODUCERS: u32 = 4;
 const CONSUMERS: u32 = 4;
@@ -127,7 +127,10 @@ fn pool_ten_thousand_tasks() {
             }
             Err(e) => {
                 assert_eq!(i % 97, 13, "task {i} failed: {e}");
-                assert!(matches!(e, Error::Remote(_)), "{e:?}");
+                assert!(
+                    matches!(&e, Error::TaskPanicked(p) if p.task as u64 == i),
+                    "{e:?}"
+                );
                 assert!(e.to_string().contains(&format!("task {i} refuses")), "{e}");
                 failed += 1;
             }
@@ -265,16 +268,8 @@ fn no_descriptor_or_segment_leak() {
 
 fn main() -> std::process::ExitCode {
     common::run(&[
-        Test {
-            name: "queue_million_messages",
-            body: queue_million_messages,
-            limit: Duration::from_secs(600),
-        },
-        common::test("no_descriptor_or_segment_leak", no_descriptor_or_segment_leak),
-        Test {
-            name: "pool_ten_thousand_tasks",
-            body: pool_ten_thousand_tasks,
-            limit: Duration::from_secs(300),
-        },
+        case!(queue_million_messages, 600),
+        case!(no_descriptor_or_segment_leak),
+        case!(pool_ten_thousand_tasks, 300),
     ])
 }

@@ -2,11 +2,12 @@
 //! BoundedSemaphore, Event, Condition and Barrier, against CPython's semantics
 //! (`Lib/test/_test_multiprocessing.py`, `Lib/test/lock_tests.py`).
 
+#[macro_use]
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{join, shared_mappings, spawn, test, Test};
+use common::{Test, join, shared_mappings, spawn};
 use std::sync::OnceLock;
 
 use multiprocessing::{
@@ -157,6 +158,93 @@ fn lock_owner_died_while_waiters_sleep() {
     }
     assert_eq!(join(&holder), -9);
     assert!(!lock.is_locked());
+}
+
+/// CPython's `test_repr_lock`: a lock prints its owner as `None`, the calling process (with
+/// `|thread` off the main thread), `SomeOtherThread` or `SomeOtherProcess`.
+fn test_repr_lock() {
+    fn hold((lock, held): (Lock, Semaphore)) {
+        lock.acquire().keep();
+        held.release().unwrap();
+        std::thread::sleep(Duration::from_secs(30));
+    }
+    let lock = Lock::new().unwrap();
+    assert_eq!(format!("{lock:?}"), "<Lock(owner=None)>");
+    assert_eq!(multiprocessing::py_repr(&lock), "<Lock(owner=None)>");
+    {
+        let _held = lock.acquire();
+        assert_eq!(format!("{lock:?}"), "<Lock(owner=MainProcess)>");
+    }
+    let seen = std::thread::Builder::new()
+        .name("T1".into())
+        .spawn({
+            let lock = lock.clone();
+            move || {
+                lock.acquire().keep();
+                format!("{lock:?}")
+            }
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(seen, "<Lock(owner=MainProcess|T1)>");
+    assert_eq!(format!("{lock:?}"), "<Lock(owner=SomeOtherThread)>");
+    lock.release().unwrap();
+
+    let held = Semaphore::new(0).unwrap();
+    let p = spawn(hold, (lock.clone(), held.clone()));
+    assert!(held.acquire_timeout(Duration::from_secs(10)).is_some());
+    assert_eq!(format!("{lock:?}"), "<Lock(owner=SomeOtherProcess)>");
+    p.kill().unwrap();
+    join(&p);
+}
+
+/// CPython's `test_repr_rlock`: as for a Lock, with the recursion level (`nonzero` when the
+/// holder is another thread or process).
+fn test_repr_rlock() {
+    fn take_and_leave(lock: RLock) {
+        lock.acquire().keep();
+    }
+    let lock = RLock::new().unwrap();
+    assert_eq!(format!("{lock:?}"), "<RLock(None, 0)>");
+    for _ in 0..3 {
+        lock.acquire().keep();
+    }
+    assert_eq!(format!("{lock:?}"), "<RLock(MainProcess, 3)>");
+    assert_eq!(multiprocessing::py_repr(&lock), "<RLock(MainProcess, 3)>");
+    for _ in 0..3 {
+        lock.release().unwrap();
+    }
+    for i in 1..=3 {
+        let seen = std::thread::Builder::new()
+            .name(format!("T{i}"))
+            .spawn({
+                let lock = lock.clone();
+                move || {
+                    let guards: Vec<_> = (0..i).map(|_| lock.acquire()).collect();
+                    let seen = format!("{lock:?}");
+                    drop(guards);
+                    seen
+                }
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(seen, format!("<RLock(MainProcess|T{i}, {i})>"));
+    }
+    // A thread that ends holding it, then a process that does.
+    let rlock = RLock::new().unwrap();
+    std::thread::spawn({
+        let rlock = rlock.clone();
+        move || rlock.acquire().keep()
+    })
+    .join()
+    .unwrap();
+    assert_eq!(format!("{rlock:?}"), "<RLock(SomeOtherThread, nonzero)>");
+    let rlock = RLock::new().unwrap();
+    let p = spawn(take_and_leave, rlock.clone());
+    assert_eq!(join(&p), 0);
+    assert_eq!(format!("{rlock:?}"), "<RLock(SomeOtherProcess, nonzero)>");
 }
 
 // ---- RLock ----------------------------------------------------------------------------------
@@ -394,9 +482,10 @@ fn condition_wait_releases_a_recursive_hold() {
     let inner = cond.acquire();
     assert_eq!(cond.get_lock().recursion(), 2);
     let p = spawn(change_it, (cond.clone(), state.clone()));
-    assert!(cond
-        .wait_for(|| state.get() == 1, Some(Duration::from_secs(10)))
-        .unwrap());
+    assert!(
+        cond.wait_for(|| state.get() == 1, Some(Duration::from_secs(10)))
+            .unwrap()
+    );
     assert_eq!(
         cond.get_lock().recursion(),
         2,
@@ -436,9 +525,10 @@ fn condition_survives_a_dead_waiter() {
     }
     fn wait_for_flag((cond, flag): (Condition, Value<i32>)) {
         let _guard = cond.acquire();
-        assert!(cond
-            .wait_for(|| flag.get() == 1, Some(Duration::from_secs(15)))
-            .unwrap());
+        assert!(
+            cond.wait_for(|| flag.get() == 1, Some(Duration::from_secs(15)))
+                .unwrap()
+        );
     }
     let cond = Condition::new().unwrap();
     let ready = Semaphore::new(0).unwrap();
@@ -611,6 +701,86 @@ fn barrier_many_rounds() {
     }
 }
 
+/// Issue 14, item 4: a party killed inside `wait` is not counted (CPython's barrier would count
+/// it for ever: its `finally: self._count -= 1` never runs), so a live party alone does not
+/// pass, a timed wait returns by its deadline, and `reset` makes the barrier usable again.
+fn barrier_party_killed_in_wait_is_not_counted() {
+    fn party(barrier: Barrier) {
+        let _ = barrier.wait();
+    }
+    fn party_ok(barrier: Barrier) {
+        barrier
+            .wait_timeout(Duration::from_secs(10))
+            .expect("the reset barrier works");
+    }
+    let barrier = Barrier::new(2).unwrap();
+    let p = spawn(party, barrier.clone());
+    common::eventually(Duration::from_secs(10), "the child waits", || {
+        barrier.n_waiting() == 1
+    });
+    p.kill().unwrap();
+    assert_eq!(join(&p), -9);
+    common::eventually(Duration::from_secs(5), "the dead party is not counted", || {
+        barrier.n_waiting() == 0
+    });
+    let started = Instant::now();
+    let alone = barrier.wait_timeout(ms(300));
+    let took = started.elapsed();
+    assert!(
+        matches!(alone, Err(Error::BrokenBarrier)),
+        "a dead party completed the round: {alone:?}"
+    );
+    assert!(took >= ms(300) && took < ms(1800), "returned after {took:?}");
+    assert!(barrier.broken());
+    barrier.reset();
+    assert!(!barrier.broken());
+    let p = spawn(party_ok, barrier.clone());
+    let index = barrier.wait_timeout(Duration::from_secs(10)).unwrap();
+    assert!(index < 2);
+    assert_eq!(join(&p), 0);
+    assert_eq!(barrier.n_waiting(), 0);
+}
+
+/// Issue 14, item 4: a party released by the last arrival that dies before it leaves `wait`
+/// (the barrier is draining) does not hold the next round up. The party is stopped while it
+/// sleeps in `wait`, the round passes without it, and it is killed before it can run again.
+fn barrier_party_killed_while_draining_does_not_block() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+
+    fn party(barrier: Barrier) {
+        let _ = barrier.wait_timeout(Duration::from_secs(10));
+    }
+    let barrier = Barrier::new(2).unwrap();
+    let a = spawn(party, barrier.clone());
+    common::eventually(Duration::from_secs(10), "the child waits", || {
+        barrier.n_waiting() == 1
+    });
+    let pid = a.pid().unwrap();
+    kill(Pid::from_raw(pid), Signal::SIGSTOP).unwrap();
+    common::eventually(Duration::from_secs(10), "the child is stopped", || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            stat.rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('T'))
+        })
+    });
+    assert_eq!(barrier.wait_timeout(Duration::from_secs(10)).unwrap(), 1);
+    a.kill().unwrap();
+    assert_eq!(join(&a), -9);
+    // The next round: a lone timed wait returns by its deadline...
+    let started = Instant::now();
+    let alone = barrier.wait_timeout(ms(300));
+    let took = started.elapsed();
+    assert!(matches!(alone, Err(Error::BrokenBarrier)), "{alone:?}");
+    assert!(took >= ms(300) && took < ms(1800), "returned after {took:?}");
+    // ...and after a reset a full round passes.
+    barrier.reset();
+    let b = spawn(party, barrier.clone());
+    barrier.wait_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(join(&b), 0);
+    assert!(!barrier.broken());
+}
+
 // ---- Threads --------------------------------------------------------------------------------
 
 fn locks_work_between_threads_too() {
@@ -710,9 +880,10 @@ fn sync_objects_under_spawn() {
     p.start().unwrap();
     {
         let _guard = cond.acquire();
-        assert!(cond
-            .wait_for(|| flag.get() == 1, Some(Duration::from_secs(10)))
-            .unwrap());
+        assert!(
+            cond.wait_for(|| flag.get() == 1, Some(Duration::from_secs(10)))
+                .unwrap()
+        );
     }
     barrier.wait_timeout(Duration::from_secs(10)).unwrap();
     assert_eq!(join(&p), 0);
@@ -754,22 +925,69 @@ fn no_shared_memory_left_behind() {
     assert_eq!(shared_fds(), fds, "every segment's descriptor is closed");
 }
 
-fn serde_round_trip_shares_the_lock() {
-    let lock = Lock::new().unwrap();
-    let bytes = multiprocessing::codec::encode(&lock).unwrap();
-    let copy: Lock = multiprocessing::codec::decode(&bytes).unwrap();
-    let _held = lock.acquire();
-    assert!(copy.is_locked(), "the copy is the same lock");
-    assert!(copy.try_acquire().is_none());
+// ---- Sharing by inheritance only -------------------------------------------------------------
 
-    // A barrier travels without an action; one with an action is refused, not half-sent.
-    let barrier = Barrier::new(2).unwrap().with_timeout(ms(10));
-    let copy: Barrier =
-        multiprocessing::codec::decode(&multiprocessing::codec::encode(&barrier).unwrap()).unwrap();
-    assert_eq!(copy.parties(), 2);
-    assert!(copy.wait().is_err(), "the default timeout came along");
-    assert!(barrier.broken(), "the copy is the same barrier");
-    let err = multiprocessing::codec::encode(&barrier.with_action(count_action)).unwrap_err();
+/// What an object of ours refused through a channel says: CPython's `context.assert_spawning`
+/// raises `RuntimeError: Lock objects should only be shared between processes through
+/// inheritance`; here the sender gets a codec error with the same words.
+fn refused(result: multiprocessing::Result<()>, what: &str) {
+    let err = result.expect_err(what);
+    assert!(matches!(err, Error::Codec(_)), "{what}: {err}");
+    assert!(
+        err.to_string()
+            .contains("should only be shared between processes through inheritance"),
+        "{what}: {err}"
+    );
+}
+
+/// CPython's `SemLock.__getstate__` (`context.assert_spawning`): a lock, semaphore, event,
+/// condition or barrier reaches another process by inheritance only. Sent through a Pipe it is
+/// refused at the sender, where before its descriptor number crossed and the receiver used the
+/// memory only if it happened to map that segment already. Nothing is half-sent: the connection
+/// goes on working.
+fn assert_spawning_refuses_sync_objects_through_a_pipe() {
+    let (a, b) = multiprocessing::Pipe(true).unwrap();
+    refused(a.send(&Lock::new().unwrap()), "a Lock");
+    refused(a.send(&RLock::new().unwrap()), "an RLock");
+    refused(a.send(&Semaphore::new(1).unwrap()), "a Semaphore");
+    refused(a.send(&BoundedSemaphore::new(1).unwrap()), "a BoundedSemaphore");
+    refused(a.send(&Event::new().unwrap()), "an Event");
+    refused(a.send(&Condition::new().unwrap()), "a Condition");
+    refused(a.send(&Barrier::new(2).unwrap()), "a Barrier");
+    refused(a.send(&(1u32, Lock::new().unwrap())), "a Lock inside a tuple");
+    let err = multiprocessing::codec::encode(&Lock::new().unwrap()).unwrap_err();
+    assert!(err.to_string().contains("Lock"), "{err}");
+    a.send(&7u32).unwrap();
+    assert_eq!(b.recv::<u32>().unwrap(), 7);
+}
+
+/// As above, through a Queue: `put` fails and the queue takes the next item.
+fn assert_spawning_refuses_a_lock_through_a_queue() {
+    let q: multiprocessing::Queue<(u32, Option<Lock>)> = multiprocessing::Queue::new(0).unwrap();
+    refused(q.put((1, Some(Lock::new().unwrap()))), "a Lock through a Queue");
+    q.put((2, None)).unwrap();
+    let (n, lock) = q.get().unwrap();
+    assert_eq!((n, lock.is_none()), (2, true));
+}
+
+/// As above, as a pool task's argument: `apply` fails, and the pool runs the next task.
+fn assert_spawning_refuses_a_lock_as_a_pool_task() {
+    fn locked(lock: Lock) -> bool {
+        lock.is_locked()
+    }
+    fn double(n: u32) -> u32 {
+        n * 2
+    }
+    let pool = multiprocessing::Pool::new(1).unwrap();
+    let err = pool.apply(locked, Lock::new().unwrap()).unwrap_err();
+    assert!(matches!(err, Error::Codec(_)), "{err}");
+    assert_eq!(pool.apply(double, 21).unwrap(), 42);
+}
+
+/// A barrier with an action can go to a child (as a code offset), nowhere else.
+fn a_barrier_with_an_action_is_refused_too() {
+    let barrier = Barrier::new(2).unwrap().with_action(count_action);
+    let err = multiprocessing::codec::encode(&barrier).unwrap_err();
     assert!(err.to_string().contains("Barrier"), "{err}");
 }
 
@@ -777,79 +995,41 @@ fn main() -> std::process::ExitCode {
     // A spawned child re-runs this binary: let it become the child here.
     multiprocessing::freeze_support();
     const TESTS: &[Test] = &[
-        test(
-            "lock_release_from_another_process",
-            lock_release_from_another_process,
-        ),
-        test("lock_release_unlocked_is_error", lock_release_unlocked_is_error),
-        test(
-            "lock_acquire_timeout_within_bound",
-            lock_acquire_timeout_within_bound,
-        ),
-        test(
-            "lock_waiter_sleeps_until_release",
-            lock_waiter_sleeps_until_release,
-        ),
-        test("lock_owner_killed_is_recovered", lock_owner_killed_is_recovered),
-        test(
-            "lock_owner_died_while_waiters_sleep",
-            lock_owner_died_while_waiters_sleep,
-        ),
-        test("rlock_recursion_and_ownership", rlock_recursion_and_ownership),
-        test(
-            "rlock_waiter_gets_it_after_full_release",
-            rlock_waiter_gets_it_after_full_release,
-        ),
-        test("rlock_owner_killed_is_recovered", rlock_owner_killed_is_recovered),
-        test(
-            "semaphore_waiter_woken_by_release",
-            semaphore_waiter_woken_by_release,
-        ),
-        test("semaphore_timeout_within_bound", semaphore_timeout_within_bound),
-        test(
-            "semaphore_counts_across_processes",
-            semaphore_counts_across_processes,
-        ),
-        test(
-            "bounded_semaphore_refuses_reliably",
-            bounded_semaphore_refuses_reliably,
-        ),
-        test("event_set_wakes_every_waiter", event_set_wakes_every_waiter),
-        test("event_wait_timeout_within_bound", event_wait_timeout_within_bound),
-        test(
-            "condition_notify_wakes_exactly_n",
-            condition_notify_wakes_exactly_n,
-        ),
-        test(
-            "condition_wait_releases_a_recursive_hold",
-            condition_wait_releases_a_recursive_hold,
-        ),
-        test(
-            "condition_needs_the_lock_and_times_out",
-            condition_needs_the_lock_and_times_out,
-        ),
-        test(
-            "condition_survives_a_dead_waiter",
-            condition_survives_a_dead_waiter,
-        ),
-        test(
-            "barrier_releases_all_parties_with_distinct_indices",
-            barrier_releases_all_parties_with_distinct_indices,
-        ),
-        test(
-            "barrier_timeout_breaks_it_for_everyone",
-            barrier_timeout_breaks_it_for_everyone,
-        ),
-        test("barrier_abort_and_reset", barrier_abort_and_reset),
-        test("barrier_many_rounds", barrier_many_rounds),
-        test("locks_work_between_threads_too", locks_work_between_threads_too),
-        test("semaphore_limits_concurrency", semaphore_limits_concurrency),
-        test("sync_objects_under_spawn", sync_objects_under_spawn),
-        test("no_shared_memory_left_behind", no_shared_memory_left_behind),
-        test(
-            "serde_round_trip_shares_the_lock",
-            serde_round_trip_shares_the_lock,
-        ),
+        case!(lock_release_from_another_process),
+        case!(lock_release_unlocked_is_error),
+        case!(lock_acquire_timeout_within_bound),
+        case!(lock_waiter_sleeps_until_release),
+        case!(lock_owner_killed_is_recovered),
+        case!(lock_owner_died_while_waiters_sleep),
+        case!(test_repr_lock),
+        case!(test_repr_rlock),
+        case!(rlock_recursion_and_ownership),
+        case!(rlock_waiter_gets_it_after_full_release),
+        case!(rlock_owner_killed_is_recovered),
+        case!(semaphore_waiter_woken_by_release),
+        case!(semaphore_timeout_within_bound),
+        case!(semaphore_counts_across_processes),
+        case!(bounded_semaphore_refuses_reliably),
+        case!(event_set_wakes_every_waiter),
+        case!(event_wait_timeout_within_bound),
+        case!(condition_notify_wakes_exactly_n),
+        case!(condition_wait_releases_a_recursive_hold),
+        case!(condition_needs_the_lock_and_times_out),
+        case!(condition_survives_a_dead_waiter),
+        case!(barrier_releases_all_parties_with_distinct_indices),
+        case!(barrier_timeout_breaks_it_for_everyone),
+        case!(barrier_abort_and_reset),
+        case!(barrier_many_rounds),
+        case!(barrier_party_killed_in_wait_is_not_counted, 30),
+        case!(barrier_party_killed_while_draining_does_not_block, 30),
+        case!(locks_work_between_threads_too),
+        case!(semaphore_limits_concurrency),
+        case!(sync_objects_under_spawn),
+        case!(no_shared_memory_left_behind),
+        case!(assert_spawning_refuses_sync_objects_through_a_pipe),
+        case!(assert_spawning_refuses_a_lock_through_a_queue),
+        case!(assert_spawning_refuses_a_lock_as_a_pool_task),
+        case!(a_barrier_with_an_action_is_refused_too),
     ];
     common::run(TESTS)
 }

@@ -12,11 +12,12 @@
 //! each side's stdout matches `expected/<ID>.stdout` (the expected files are written to what the
 //! Python prints, so this checks that claim too). Without `python3` the Rust side still runs.
 
+use crate::cli;
 use crate::list::display_width;
 use crate::pattern::Pattern;
-use crate::registry::{self, Example, EXAMPLES};
-use crate::verify::{self, Run};
-use anyhow::{bail, Context};
+use crate::registry::{self, EXAMPLES, Example};
+use crate::runner::{self, Run};
+use anyhow::{Context, bail};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
@@ -69,31 +70,17 @@ impl Side {
 /// Runs the task; returns whether every side that could run ran cleanly.
 pub fn main(args: &[String]) -> anyhow::Result<bool> {
     if let Some(flag) = args.iter().find(|a| a.starts_with('-')) {
-        bail!(
-            "unknown option {flag}\nusage: cargo xtask compare [ID...]   (`cargo xtask list` shows the IDs)"
-        );
+        return Err(cli::unknown_option("compare", flag, &[]));
     }
-    verify::watch_interrupts()?;
+    runner::watch_interrupts()?;
     let root = registry::workspace_root();
     let selected: Vec<&Example> = if args.is_empty() {
         EXAMPLES.iter().collect()
     } else {
         registry::find_all(args)?
     };
-    let (present, pending): (Vec<&Example>, Vec<&Example>) =
-        selected.into_iter().partition(|e| e.exists(&root));
-    for e in &pending {
-        println!(
-            "compare {}: skipped (pending: {} does not exist yet)",
-            e.id,
-            e.dir()
-        );
-    }
-    if present.is_empty() {
-        return Ok(pending.is_empty());
-    }
 
-    let mut packages: Vec<&str> = present.iter().map(|e| e.package).collect();
+    let mut packages: Vec<&str> = selected.iter().map(|e| e.package).collect();
     packages.sort_unstable();
     packages.dedup();
     let mut build = Command::new(crate::cargo());
@@ -101,8 +88,12 @@ pub fn main(args: &[String]) -> anyhow::Result<bool> {
     for p in &packages {
         build.args(["-p", p]);
     }
-    eprintln!("compare: building the examples in release, so that the wall times compare optimised Rust with CPython");
-    let status = build.status().context("starting cargo build")?;
+    eprintln!(
+        "compare: building the examples in release, so that the wall times compare optimised Rust with CPython"
+    );
+    let status = build
+        .status()
+        .context("starting `cargo build --release` for the examples")?;
     if !status.success() {
         bail!("`cargo build --release` of the examples failed ({status})");
     }
@@ -124,7 +115,7 @@ pub fn main(args: &[String]) -> anyhow::Result<bool> {
     let columns = terminal_columns();
 
     let mut summary = Vec::new();
-    for e in &present {
+    for e in &selected {
         let expected = std::fs::read_to_string(root.join(e.expected_file()))
             .ok()
             .and_then(|text| Pattern::parse(&text).ok());
@@ -135,7 +126,7 @@ pub fn main(args: &[String]) -> anyhow::Result<bool> {
         };
 
         let bin = release.join(e.package);
-        let rust = side(verify::run_example(&bin, &e.args(), &root, e.timeout), &check);
+        let rust = side(runner::run(&bin, &e.args(), &root, e.timeout), &check);
         let script = root.join(e.python_file());
         let py = if python.is_none() {
             Side {
@@ -152,11 +143,22 @@ pub fn main(args: &[String]) -> anyhow::Result<bool> {
         } else {
             let script = script.to_string_lossy().into_owned();
             side(
-                verify::run_example(Path::new("python3"), &[&script], &root, e.timeout),
+                runner::run(Path::new("python3"), &[&script], &root, e.timeout),
                 &check,
             )
         };
         print!("{}", show(e, &rust, &py, columns));
+        // Where the two programs cannot do the same work, the example's header says so (the
+        // `Work:` notes the book shows too): say it under the outputs, so the times are read
+        // for what they are.
+        let main_rs = std::fs::read_to_string(root.join(e.dir()).join("src/main.rs"))
+            .with_context(|| format!("reading {}/src/main.rs", e.dir()))?;
+        for note in crate::book::notes::parse(&main_rs)?
+            .iter()
+            .filter(|n| n.work && n.applies_to(e.id))
+        {
+            println!("note ({}): not the tutorial's own work: {}", e.id, note.en);
+        }
         summary.push((e.id, rust, py));
     }
 
@@ -204,10 +206,7 @@ fn side(run: anyhow::Result<Run>, check: &dyn Fn(&Run) -> Option<bool>) -> Side 
             matches: None,
         },
         Ok(run) => {
-            let mut problems = run.problems.clone();
-            if let Some(status) = run.status.filter(|s| !s.success()) {
-                problems.insert(0, format!("it exited with {status}"));
-            }
+            let problems = run.failures();
             Side {
                 matches: check(&run),
                 problem: (!problems.is_empty()).then(|| problems.join("; ")),

@@ -6,6 +6,7 @@
 //! Each run is already checked for processes left in its group; this catches what escapes a
 //! group, and shared memory, which no process count shows.
 
+use crate::runner::parse_stat;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -59,14 +60,12 @@ fn processes_from(bin_dir: &Path) -> Vec<(i32, String)> {
         if !exe.starts_with(bin_dir) {
             continue;
         }
-        let zombie = std::fs::read_to_string(entry.path().join("stat"))
+        // A process that exits while we look, or a zombie, is not running.
+        let running = std::fs::read_to_string(entry.path().join("stat"))
             .ok()
-            .and_then(|s| {
-                s.rsplit_once(')')
-                    .map(|(_, rest)| rest.trim_start().starts_with(['Z', 'X']))
-            })
-            .unwrap_or(true);
-        if !zombie {
+            .and_then(|stat| parse_stat(&stat))
+            .is_some_and(|(_, state, _)| !matches!(state, 'Z' | 'X'));
+        if running {
             found.push((pid, exe.display().to_string()));
         }
     }

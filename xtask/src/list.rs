@@ -1,41 +1,35 @@
 //! `cargo xtask list [--markdown]`: every example ID, its tutorial place and its run command.
 
-use crate::registry::{self, EXAMPLES};
-use anyhow::bail;
-use std::path::Path;
+use crate::cli;
+use crate::registry::EXAMPLES;
+use unicode_width::UnicodeWidthStr;
 
 /// Runs the task.
 pub fn main(args: &[String]) -> anyhow::Result<()> {
     match args {
-        [] => print!("{}", table(&registry::workspace_root())),
+        [] => print!("{}", table()),
         [flag] if flag == "--markdown" => print!("{}", markdown()),
-        _ => bail!("usage: cargo xtask list [--markdown]"),
+        [flag] if flag.starts_with('-') => return Err(cli::unknown_option("list", flag, &["--markdown"])),
+        _ => anyhow::bail!(
+            "`cargo xtask list` takes no IDs: it lists them all (usage: cargo xtask list [--markdown])"
+        ),
     }
     Ok(())
 }
 
-/// The terminal table: ID, tutorial place, command, and `pending` where the crate is missing.
-fn table(root: &Path) -> String {
-    let rows: Vec<[String; 4]> = EXAMPLES
+/// The terminal table: ID, tutorial place, command.
+fn table() -> String {
+    let rows: Vec<[String; 3]> = EXAMPLES
         .iter()
-        .map(|e| {
-            let status = if e.exists(root) { "" } else { "pending" };
-            [
-                e.id.to_owned(),
-                e.place.to_owned(),
-                e.command(),
-                status.to_owned(),
-            ]
-        })
+        .map(|e| [e.id.to_owned(), e.place.to_owned(), e.command()])
         .collect();
-    let header = ["ID", "tutorial", "command", ""].map(str::to_owned);
-    let mut widths = [0; 4];
+    let header = ["ID", "tutorial", "command"].map(str::to_owned);
+    let mut widths = [0; 3];
     for row in std::iter::once(&header).chain(&rows) {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(display_width(cell));
         }
     }
-    let pending = rows.iter().filter(|r| !r[3].is_empty()).count();
     let mut out = String::new();
     for row in std::iter::once(&header).chain(&rows) {
         let mut line = String::new();
@@ -46,11 +40,7 @@ fn table(root: &Path) -> String {
         out.push_str(line.trim_end());
         out.push('\n');
     }
-    out.push_str(&format!(
-        "\n{} examples, {} pending (their crates do not exist yet)\n",
-        EXAMPLES.len(),
-        pending
-    ));
+    out.push_str(&format!("\n{} examples\n", EXAMPLES.len()));
     out
 }
 
@@ -71,15 +61,7 @@ pub fn markdown() -> String {
 
 /// The number of terminal columns `s` takes: East Asian wide characters take two.
 pub(crate) fn display_width(s: &str) -> usize {
-    s.chars().map(|c| if is_wide(c) { 2 } else { 1 }).sum()
-}
-
-/// Whether `c` is a wide character (the CJK and full-width ranges of Unicode's East Asian Width).
-fn is_wide(c: char) -> bool {
-    matches!(c as u32,
-        0x1100..=0x115F | 0x2E80..=0x303E | 0x3041..=0x33FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF
-        | 0xA000..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFE30..=0xFE4F | 0xFF00..=0xFF60
-        | 0xFFE0..=0xFFE6 | 0x20000..=0x3FFFD)
+    UnicodeWidthStr::width(s)
 }
 
 #[cfg(test)]
@@ -94,26 +76,31 @@ mod tests {
     }
 
     #[test]
-    fn the_table_lists_every_id_and_marks_pending_ones() {
-        let root = registry::workspace_root();
-        let table = table(&root);
+    fn the_table_lists_every_id_with_its_command() {
+        let table = table();
         for e in EXAMPLES {
             let line = table
                 .lines()
                 .find(|l| l.split_whitespace().next() == Some(e.id))
                 .unwrap_or_else(|| panic!("{} missing from\n{table}", e.id));
-            assert!(line.contains(&e.command()), "{line}");
-            assert_eq!(line.ends_with("pending"), !e.exists(&root), "{line}");
+            assert!(line.ends_with(&e.command()), "{line}");
         }
-        assert!(!table
-            .lines()
-            .any(|l| l.starts_with("2.1 ") && l.ends_with("pending")));
+    }
+
+    #[test]
+    fn wrong_arguments_say_what_list_takes() {
+        let error = |arg: &str| main(&[arg.to_owned()]).unwrap_err().to_string();
+        assert_eq!(
+            error("--md"),
+            "`cargo xtask list` has no option `--md`; its options are: --markdown"
+        );
+        assert!(error("2.1").contains("takes no IDs"), "{}", error("2.1"));
     }
 
     #[test]
     fn the_readme_has_the_current_table() {
         let readme =
-            std::fs::read_to_string(registry::workspace_root().join("README.md")).expect("README.md");
+            std::fs::read_to_string(crate::registry::workspace_root().join("README.md")).expect("README.md");
         assert!(
             readme.contains(&markdown()),
             "README.md's example table is out of date: paste the output of `cargo xtask list --markdown`"

@@ -1,10 +1,26 @@
-//! The expected-output pattern format (COMMON.md, "Expected output") and its matcher.
+//! The expected-output pattern format of `<crate>/expected/<ID>.stdout` and its matcher.
 //!
 //! A pattern is matched against an example's stdout line by line:
 //! - a line matches literally, except that `[..]` inside a line matches any text (never a newline);
 //! - a line that is exactly `...` matches any number of lines, including none;
 //! - the lines between a line `{any order}` and a line `{end}` match the same number of output lines
 //!   in any order (each pattern line may use `[..]`).
+//!
+//! Example 2.1's file, five racy lines and then a fixed last one:
+//!
+//! ```text
+//! {any order}
+//! 进程 0 正在运行
+//! 进程 1 正在运行
+//! 进程 2 正在运行
+//! 进程 3 正在运行
+//! 进程 4 正在运行
+//! {end}
+//! 所有进程已结束。
+//! ```
+//!
+//! A PID or a time is `[..]` (`子进程 [..] 正在运行`); output whose length varies is `...`. Write
+//! the file to what the Python program prints, so that `cargo xtask compare` checks that claim.
 //!
 //! snapbox knows `[..]` and `...`, but its unordered mode applies to a whole output, not to a block
 //! inside one, and examples such as 2.1 need exactly that ("five racy lines, then a fixed last line").
@@ -118,7 +134,7 @@ impl Pattern {
                 (ANY_ORDER, Some((opened_at, _))) => {
                     return Err(format!(
                         "line {lineno}: `{ANY_ORDER}` inside the block opened at line {opened_at}"
-                    ))
+                    ));
                 }
                 (ANY_ORDER, None) => block = Some((lineno, Vec::new())),
                 (END, Some(_)) => {
@@ -130,7 +146,7 @@ impl Pattern {
                     return Err(format!(
                         "line {lineno}: `{ANY_LINES}` inside the `{ANY_ORDER}` block opened at line \
                          {opened_at} (a block matches a fixed number of lines)"
-                    ))
+                    ));
                 }
                 (ANY_LINES, None) => items.push(Item::AnyLines),
                 (_, Some((_, lines))) => lines.push(LinePattern {
@@ -477,12 +493,16 @@ mod tests {
             Pattern::parse("a\n{end}\n").unwrap_err(),
             "line 2: `{end}` without an `{any order}` line"
         );
-        assert!(Pattern::parse("{any order}\n...\n{end}\n")
-            .unwrap_err()
-            .starts_with("line 2: `...` inside"));
-        assert!(Pattern::parse("{any order}\n{any order}\n{end}\n")
-            .unwrap_err()
-            .starts_with("line 2:"));
+        assert!(
+            Pattern::parse("{any order}\n...\n{end}\n")
+                .unwrap_err()
+                .starts_with("line 2: `...` inside")
+        );
+        assert!(
+            Pattern::parse("{any order}\n{any order}\n{end}\n")
+                .unwrap_err()
+                .starts_with("line 2:")
+        );
     }
 
     #[test]

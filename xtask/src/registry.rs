@@ -1,8 +1,7 @@
 //! Every example of the tutorial: its ID, where it is in the tutorial, and which crate runs it.
 //!
-//! This table is the example index of DESIGN.md. `list`, `run` and `verify` read it; an example
-//! whose crate does not exist yet is "pending" and is skipped, so crates can land one by one
-//! without touching this file.
+//! This table is the workspace's example index; `list`, `run`, `verify` and `compare` read it.
+//! Every ID's crate exists (a test checks it), and every example crate has an ID here.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -84,11 +83,6 @@ impl Example {
             None => format!("cargo run -p {}", self.package),
         }
     }
-
-    /// Whether the example's crate exists in the workspace at `root`.
-    pub fn exists(&self, root: &Path) -> bool {
-        root.join(self.dir()).join("Cargo.toml").is_file()
-    }
 }
 
 const PROCESS: &str = "examples-process";
@@ -96,7 +90,7 @@ const POOL: &str = "examples-pool";
 const IPC: &str = "examples-ipc";
 const SYNC: &str = "examples-sync";
 
-/// The index, in the order of COMMON.md's table (grouped by topic).
+/// The index, grouped by topic, in the tutorial's order within each topic.
 #[rustfmt::skip]
 pub const EXAMPLES: &[Example] = &[
     Example::new("2.1", "2.1 multiprocessing 模块", PROCESS, "ex-2-1-process", None,
@@ -273,7 +267,18 @@ mod tests {
             "examples-pool/ex-6-slow-pool/expected/6.chunked.stdout"
         );
         assert_eq!(find("2.1").unwrap().command(), "cargo run -p ex-2-1-process");
-        assert!(find("2.1").unwrap().exists(&workspace_root()));
+    }
+
+    /// Every ID's crate is in the workspace: `verify` and `compare` run them all.
+    #[test]
+    fn every_id_has_its_crate() {
+        let root = workspace_root();
+        let missing: Vec<String> = EXAMPLES
+            .iter()
+            .map(Example::dir)
+            .filter(|dir| !root.join(dir).join("Cargo.toml").is_file())
+            .collect();
+        assert!(missing.is_empty(), "crates missing for IDs: {missing:?}");
     }
 
     /// A crate or an expected file that no ID points to would never be run by `verify`.
@@ -316,14 +321,14 @@ mod tests {
         }
     }
 
-    /// `cargo xtask compare` runs each example beside the Python it ports: every ID whose crate
-    /// exists ships that Python program.
+    /// `cargo xtask compare` runs each example beside the Python it ports: every ID ships that
+    /// Python program.
     #[test]
-    fn every_example_with_a_crate_has_its_python_program() {
+    fn every_example_has_its_python_program() {
         let root = workspace_root();
         let missing: Vec<String> = EXAMPLES
             .iter()
-            .filter(|e| e.exists(&root) && !root.join(e.python_file()).is_file())
+            .filter(|e| !root.join(e.python_file()).is_file())
             .map(Example::python_file)
             .collect();
         assert!(missing.is_empty(), "missing Python programs: {missing:?}");

@@ -5,11 +5,17 @@
 //! Run: `cargo run -p ex-3-1-5-manager-more`.
 //!
 //! Differences from the Python:
-//! - Proxies are typed: `manager.list::<i32>()`, `manager.queue::<Option<String>>()`; a
-//!   Namespace attribute is read as a given type, `ns.get::<i32>("x")` for `ns.x`.
-//! - CPython's `BaseManager.register('get_dict', callable=...)` becomes `server.register("shared",
-//!   &proxy)`, and the client's `m.get_dict()` becomes `client.get::<DictProxy<..>>("shared")`.
+//! - Proxies are typed: `manager.list::<i32>()`, `manager.queue::<Option<String>>()`; a Namespace
+//!   attribute is read as a given type, `ns.get::<i32>("x")` for `ns.x`.
+//!   中文：代理有类型：`manager.list::<i32>()`、`manager.queue::<Option<String>>()`；Namespace 的属
+//!   性按指定类型读取，`ns.x` 写成 `ns.get::<i32>("x")`。
+//! - CPython's `RemoteManager.register("shared", callable=...)` becomes `server.register("shared",
+//!   &proxy)`, and the client's `client.shared()` becomes `client.get::<DictProxy<..>>("shared")`.
+//!   中文：CPython 的 `RemoteManager.register("shared", callable=...)` 对
+//!   应 `server.register("shared", &proxy)`，客户端的 `client.shared()` 对
+//!   应 `client.get::<DictProxy<..>>("shared")`。
 //! - The remote manager listens on 127.0.0.1 with port 0: the system picks a free port.
+//!   中文：远程管理器监听 127.0.0.1 的 0 号端口：由系统挑一个空闲端口。
 
 use multiprocessing::{Address, DictProxy, ListProxy, Manager, NamespaceProxy, Process, QueueProxy};
 
@@ -39,7 +45,7 @@ fn remote_client((address, authkey): (Address, Vec<u8>)) {
         .expect("the manager is running");
 }
 
-fn main() -> multiprocessing::Result<()> {
+fn main() -> anyhow::Result<()> {
     {
         let manager = Manager::new()?;
 

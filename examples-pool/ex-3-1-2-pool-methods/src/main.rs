@@ -4,20 +4,31 @@
 //! this one is ours). Run: `cargo run -p ex-3-1-2-pool-methods`.
 //!
 //! Differences from the Python:
-//! - Optional arguments become methods: `map(f, xs, chunksize)` is `map_chunked(f, xs, 25)`,
-//!   and `apply_async(f, args, callback=cb, error_callback=ecb)` is
-//!   `apply_async(f, args)?.callback(cb).error_callback(ecb)`.
-//! - `starmap` takes a function of two arguments (Rust has no `*args`); for more, a function
-//!   taking one tuple works with `map`.
-//! - Callbacks run in the main process, as in Python, but inside the call that waits for the
-//!   pool (`get`, `wait`, `join`, ...), not on a background thread.
+//! - Optional arguments become methods: `map(f, xs, chunksize)` is `map_chunked(f, xs, chunksize)`,
+//!   and `apply_async(f, args, callback=cb, error_callback=ecb)` is `apply_async(f,
+//!   args)?.callback(cb).error_callback(ecb)`.
+//!   中文：可选参数变成方法：`map(f, xs, chunksize)` 对应 `map_chunked(f, xs, chunksize)`，
+//!   `apply_async(f, args, callback=cb, error_callback=ecb)` 对
+//!   应 `apply_async(f, args)?.callback(cb).error_callback(ecb)`。
+//! - `starmap` takes a function of two arguments (Rust has no `*args`); for more, a function taking
+//!   one tuple works with `map`.
+//!   中文：`starmap` 接收两个参数的函数（Rust 没有 `*args`）；参数更多时，用接收一个元组的函数配
+//!   合 `map`。
+//! - Callbacks run in the main process, as in Python, but inside the call that waits for the pool
+//!   (`get`, `wait`, `join`, ...), not on a background thread.
+//!   中文：回调和 Python 一样在主进程里运行，但是在等待进程池的调用（`get`、`wait`、`join` 等）里面
+//!   运行，而不是在后台线程里。
 //! - An exception in a task is a panic in Rust; the caller gets it as an `Err` whose message
 //!   includes the panic's text.
-//! - The order of `imap_unordered` depends on which worker finishes first; we sort it before
-//!   printing so the output is stable.
-//! - `py_bool` prints a boolean the way Python does (`True`, `False`).
+//!   中文：任务里的异常在 Rust 里是 panic；调用者得到一个 `Err`，其消息包含 panic 的文字。
+//! - The order of `imap_unordered` depends on which worker finishes first; both sides sort it
+//!   before printing, so the output is stable.
+//!   中文：`imap_unordered` 的顺序取决于哪个工作进程先完成；两边都先排序再打印，让输出稳定。
+//! - The runtime's `py_repr` prints a boolean the way Python does (`True`, `False`), so the output
+//!   reads the same.
+//!   中文：运行时的 `py_repr` 按 Python 的样子打印布尔值（`True`、`False`），所以两边输出一样。
 
-use multiprocessing::{active_children, Pool};
+use multiprocessing::{Pool, active_children, py_repr};
 
 fn square(x: i64) -> i64 {
     x * x
@@ -34,16 +45,7 @@ fn checked_sqrt(x: i64) -> i64 {
     (x as f64).sqrt() as i64
 }
 
-/// Prints a boolean the way Python does (`True`, `False`), so the output reads the same.
-fn py_bool(b: bool) -> &'static str {
-    if b {
-        "True"
-    } else {
-        "False"
-    }
-}
-
-fn main() -> multiprocessing::Result<()> {
+fn main() -> anyhow::Result<()> {
     let pool = Pool::new(4)?;
 
     // apply: synchronous, blocks until the result is there.
@@ -60,10 +62,10 @@ fn main() -> multiprocessing::Result<()> {
     bad.wait()?;
     println!(
         "ready: {}, successful: {}",
-        py_bool(ok.ready()),
-        py_bool(ok.successful()?)
+        py_repr(&ok.ready()),
+        py_repr(&ok.successful()?)
     );
-    println!("出错的任务 successful: {}", py_bool(bad.successful()?));
+    println!("出错的任务 successful: {}", py_repr(&bad.successful()?));
 
     // map and map with a chunksize.
     println!("map(square, 0..10) = {:?}", pool.map(square, 0..10)?);

@@ -2,11 +2,11 @@ from multiprocessing import Pool
 import time
 
 def square(x):
-    # 方案 1 / 5 对比实验: 增加计算量. The tutorial writes `x = x * x`, whose Python int doubles
-    # its size every round and never finishes; `i = x * x` (as in section 8) keeps the work.
-    for _ in range(1_000):
-        i = x * x
-    return x * x
+    # 方案 1: 增加单个任务的计算量. The tutorial's `x = x * x` never finishes: a Python int
+    # doubles its digits every round. `% 2**64` keeps x below 2**64, as Rust's u64 does.
+    for _ in range(1_000_000):
+        x = x * x % 2**64
+    return x
 
 if __name__ == '__main__':
     numbers = [i for i in range(100)]

@@ -7,10 +7,18 @@
 //! Differences from the Python:
 //! - Python's `subprocess` is Rust's `std::process::Command`; no `multiprocessing` is needed.
 //!   `capture_output=True` is `.output()`, and `text=True` is decoding the bytes as UTF-8.
-//! - `print("命令输出:", result.stdout)` puts a space between its arguments; `println!` spells it
-//!   out. As in Python, the echo's own newline and the print's give an empty last line.
-//! - `--popen` is ours; the tutorial only names `Popen` ("可以实时读取输出流"). Its Python would be
-//!   `Popen([...], stdout=PIPE, text=True)` followed by `for line in proc.stdout:`.
+//!   中文：Python 的 `subprocess` 对应 Rust 标准库的 `std::process::Command`，用不
+//!   到 `multiprocessing`。`capture_output=True` 对应 `.output()`，`text=True` 对应把字节
+//!   按 UTF-8 解码。
+//! - `print("命令输出:", result.stdout)` puts a space between its arguments; `println!` spells it out.
+//!   As in Python, the echo's own newline and the print's give an empty last line.
+//!   中文：`print("命令输出:", result.stdout)` 会在参数之间加一个空格，`println!` 要把它写出来。
+//!   和 Python 一样，echo 自带的换行加上打印的换行，最后多出一个空行。
+//! - `--popen` is ours: the tutorial names `Popen` for reading a child's output as it comes,
+//!   without a program. Its Python would be `Popen([...], stdout=PIPE, text=True)` followed by `for
+//!   line in proc.stdout:`.
+//!   中文：`--popen` 是我们加的：教程提到 `Popen` 可以边运行边读取子进程的输出，但没有给程序。对应
+//!   的 Python 是 `Popen([...], stdout=PIPE, text=True)`，再 `for line in proc.stdout:`。
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

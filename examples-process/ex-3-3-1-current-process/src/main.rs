@@ -21,12 +21,18 @@
 //! ```
 //!
 //! Differences from the Python:
-//! - `current_process()` returns a description ([`multiprocessing::ProcessInfo`]), not the
-//!   `Process` object itself; `name` and `pid` are methods.
-//! - `parent_process()` returns an `Option`: `None` in the main process, as Python's `None`.
+//! - `current_process()` returns a description (`multiprocessing::ProcessInfo`), not the `Process`
+//!   object itself; `name` and `pid` are methods.
+//!   中文：`current_process()` 返回一份描述（`multiprocessing::ProcessInfo`），而不是 `Process` 对
+//!   象本身；`name` 和 `pid` 是方法。
+//! - `parent_process()` and `p.pid()` return an `Option` (`None` in the main process, and before
+//!   `start`); `py_repr` prints the PID, or `None`, as Python does.
+//!   中文：`parent_process()` 和 `p.pid()` 返回 `Option`（在主进程里、以及 `start` 之前
+//!   为 `None`）；`py_repr` 像 Python 一样打印 PID 或 `None`。
 //! - `Process(target=worker, name=...)` is `Process::new(worker, ()).with_name(...)`.
+//!   中文：`Process(target=worker, name=...)` 对应 `Process::new(worker, ()).with_name(...)`。
 
-use multiprocessing::{current_process, parent_process, Process};
+use multiprocessing::{Process, current_process, parent_process, py_repr};
 
 fn worker(_: ()) {
     let p = current_process();
@@ -34,7 +40,7 @@ fn worker(_: ()) {
     println!("子进程: name={}, pid={}, 父进程={parent}", p.name(), p.pid());
 }
 
-fn main() -> multiprocessing::Result<()> {
+fn main() -> anyhow::Result<()> {
     let me = current_process();
     println!("主进程: name={}, pid={}", me.name(), me.pid());
     for mut p in [
@@ -43,8 +49,7 @@ fn main() -> multiprocessing::Result<()> {
     ] {
         p.start()?;
         p.join()?;
-        let pid = p.pid().map_or_else(|| "None".to_string(), |pid| pid.to_string());
-        println!("主进程看到: name={}, pid={pid}", p.name());
+        println!("主进程看到: name={}, pid={}", p.name(), py_repr(&p.pid()));
     }
     Ok(())
 }

@@ -24,30 +24,30 @@
 //! ```
 //!
 //! Differences from the Python:
-//! - `active_children()` returns descriptions ([`multiprocessing::ProcessInfo`]) rather than
-//!   the `Process` objects. Like Python's, it reaps the children that have ended.
-//! - Python's list prints as `['Process-1', ...]`; we build that text by hand.
+//! - `active_children()` returns descriptions (`multiprocessing::ProcessInfo`) rather than the
+//!   `Process` objects. Like Python's, it reaps the children that have ended.
+//!   中文：`active_children()` 返回的是描述（`multiprocessing::ProcessInfo`），不是 `Process` 对
+//!   象。和 Python 的一样，它会回收已经结束的子进程。
+//! - `py_repr` prints the sorted names as Python prints a list: `['Process-1', ...]`.
+//!   中文：`py_repr` 像 Python 打印列表那样打印排好序的名字：`['Process-1', ...]`。
 
 use std::time::Duration;
 
-use multiprocessing::{active_children, Process};
+use multiprocessing::{Process, active_children, py_repr};
 
 fn worker(seconds: f64) {
     std::thread::sleep(Duration::from_secs_f64(seconds));
 }
 
-fn main() -> multiprocessing::Result<()> {
+fn main() -> anyhow::Result<()> {
     let mut processes: Vec<Process> = (0..3).map(|_| Process::new(worker, 1.0)).collect();
     println!("启动前: {} 个活动子进程", active_children().len());
     for p in &mut processes {
         p.start()?;
     }
-    let mut names: Vec<String> = active_children()
-        .iter()
-        .map(|c| format!("'{}'", c.name()))
-        .collect();
+    let mut names: Vec<String> = active_children().iter().map(|c| c.name().to_string()).collect();
     names.sort();
-    println!("运行中: {} 个活动子进程 [{}]", names.len(), names.join(", "));
+    println!("运行中: {} 个活动子进程 {}", names.len(), py_repr(&names));
     for p in &processes {
         p.join()?;
     }

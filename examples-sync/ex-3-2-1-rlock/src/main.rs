@@ -35,8 +35,13 @@
 //!
 //! Differences from the Python:
 //! - `with lock:` is a block holding the guard `lock.acquire()`.
-//! - `acquire(timeout=0.1)` is `acquire_timeout(..)`, which returns `None` where Python
-//!   returns `False`; a failed `release()` is an `Err` rather than an `AssertionError`.
+//!   中文：`with lock:` 对应一个持有守卫 `lock.acquire()` 的代码块。
+//! - `acquire(timeout=0.1)` is `acquire_timeout(..)`, which returns `None` where Python returns
+//!   `False`; a failed `release()` is an `Err` rather than an `AssertionError`.
+//!   中文：`acquire(timeout=0.1)` 对应 `acquire_timeout(..)`，Python 返回 `False` 的地方它返
+//!   回 `None`；释放失败是一个 `Err`，而不是 `AssertionError`。
+//! - The three `p = Process(...); p.start(); p.join()` lines are one helper, `run_child`.
+//!   中文：三处 `p = Process(...); p.start(); p.join()` 写成一个辅助函数 `run_child`。
 
 use std::time::Duration;
 
@@ -58,7 +63,7 @@ fn run_child(lock: &RLock) -> multiprocessing::Result<()> {
     p.join()
 }
 
-fn main() -> multiprocessing::Result<()> {
+fn main() -> anyhow::Result<()> {
     let lock = RLock::new()?;
     {
         let _outer = lock.acquire();

@@ -44,7 +44,9 @@
 //!
 //! Differences from the Python:
 //! - `with sem:` is a block holding the guard `sem.acquire()`.
+//!   中文：`with sem:` 对应一个持有守卫 `sem.acquire()` 的代码块。
 //! - The refused release is an `Err` rather than a `ValueError`.
+//!   中文：被拒绝的释放是一个 `Err`，而不是 `ValueError`。
 
 use std::time::Duration;
 
@@ -66,7 +68,7 @@ fn worker((sem, inside, most, num): (Semaphore, Value<i32>, Value<i32>, u32)) {
     println!("进程 {num} 访问结束，释放信号量");
 }
 
-fn main() -> multiprocessing::Result<()> {
+fn main() -> anyhow::Result<()> {
     let sem = Semaphore::new(2)?;
     let (inside, most) = (Value::new(0)?, Value::new(0)?);
     let mut processes: Vec<Process> = (0..4)

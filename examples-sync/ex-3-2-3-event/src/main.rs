@@ -32,13 +32,17 @@
 //! The lines within each group come in whatever order the processes run.
 //!
 //! Differences from the Python:
-//! - `wait(timeout)` is `wait_timeout(..)`; `wait()` without a timeout returns nothing, since
-//!   it only returns once the flag is set.
-//! - `py_bool` prints a boolean the way Python does (`True`/`False`).
+//! - `wait(timeout)` is `wait_timeout(..)`; `wait()` without a timeout returns nothing, since it
+//!   only returns once the flag is set.
+//!   中文：`wait(timeout)` 对应 `wait_timeout(..)`；不带超时的 `wait()` 不返回值，因为它只在标志被
+//!   设置后才返回。
+//! - The runtime's `py_repr` prints a boolean the way Python does (`True`, `False`), so the output
+//!   reads the same.
+//!   中文：运行时的 `py_repr` 按 Python 的样子打印布尔值（`True`、`False`），所以两边输出一样。
 
 use std::time::Duration;
 
-use multiprocessing::{Event, Process};
+use multiprocessing::{Event, Process, py_repr};
 
 fn waiter((event, num): (Event, u32)) {
     println!("进程 {num} 等待事件");
@@ -46,16 +50,7 @@ fn waiter((event, num): (Event, u32)) {
     println!("进程 {num} 收到事件，继续执行");
 }
 
-/// Prints a boolean the way Python does (`True`, `False`), so the output reads the same.
-fn py_bool(b: bool) -> &'static str {
-    if b {
-        "True"
-    } else {
-        "False"
-    }
-}
-
-fn main() -> multiprocessing::Result<()> {
+fn main() -> anyhow::Result<()> {
     let event = Event::new()?;
     let mut processes: Vec<Process> = (0..3).map(|i| Process::new(waiter, (event.clone(), i))).collect();
     for p in &mut processes {
@@ -64,7 +59,7 @@ fn main() -> multiprocessing::Result<()> {
     std::thread::sleep(Duration::from_millis(500));
     println!(
         "主进程：wait(0.1) 返回 {}",
-        py_bool(event.wait_timeout(Duration::from_millis(100)))
+        py_repr(&event.wait_timeout(Duration::from_millis(100)))
     );
     println!("主进程：设置事件");
     event.set();
@@ -72,6 +67,6 @@ fn main() -> multiprocessing::Result<()> {
         p.join()?;
     }
     event.clear();
-    println!("主进程：清除事件后 is_set() = {}", py_bool(event.is_set()));
+    println!("主进程：清除事件后 is_set() = {}", py_repr(&event.is_set()));
     Ok(())
 }

@@ -39,11 +39,15 @@
 //! Differences from the Python:
 //! - `Barrier(3, action=start_race)` is `Barrier::new(3)?.with_action(start_race)`, and
 //!   `timeout=0.2` is `.with_timeout(..)`.
-//! - `BrokenBarrierError` is `Err(Error::BrokenBarrier)`; `py_bool` prints `True` as Python does.
+//!   中文：`Barrier(3, action=start_race)` 对应 `Barrier::new(3)?.with_action(start_race)`，
+//!   `timeout=0.2` 对应 `.with_timeout(..)`。
+//! - `BrokenBarrierError` is `Err(Error::BrokenBarrier)`; `py_repr` prints `True` as Python does.
+//!   中文：`BrokenBarrierError` 对应 `Err(Error::BrokenBarrier)`；`py_repr` 像 Python 一样打
+//!   印 `True`。
 
 use std::time::Duration;
 
-use multiprocessing::{Barrier, Error, Process};
+use multiprocessing::{Barrier, Error, Process, py_repr};
 
 fn start_race() {
     println!("所有选手已就位，比赛开始！");
@@ -55,16 +59,7 @@ fn runner((barrier, num): (Barrier, u32)) {
     println!("选手 {num} 出发");
 }
 
-/// Prints a boolean the way Python does (`True`, `False`), so the output reads the same.
-fn py_bool(b: bool) -> &'static str {
-    if b {
-        "True"
-    } else {
-        "False"
-    }
-}
-
-fn main() -> multiprocessing::Result<()> {
+fn main() -> anyhow::Result<()> {
     let barrier = Barrier::new(3)?.with_action(start_race);
     let mut runners: Vec<Process> = (0..3)
         .map(|i| Process::new(runner, (barrier.clone(), i)))
@@ -80,7 +75,7 @@ fn main() -> multiprocessing::Result<()> {
     if let Err(Error::BrokenBarrier) = lonely.wait() {
         println!(
             "只有 1 名选手到场，等待超时，栅栏已破损: {}",
-            py_bool(lonely.broken())
+            py_repr(&lonely.broken())
         );
     }
     Ok(())

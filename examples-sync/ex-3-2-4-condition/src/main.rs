@@ -34,8 +34,11 @@
 //!
 //! Differences from the Python:
 //! - `with cond:` is a block holding the guard `cond.acquire()`.
-//! - `wait_for` takes the timeout as an `Option` (`None`: wait as long as it takes) and
-//!   returns a `Result`: waiting without holding the lock is an error, not an exception.
+//!   中文：`with cond:` 对应一个持有守卫 `cond.acquire()` 的代码块。
+//! - `wait_for` takes the timeout as an `Option` (`None`: wait as long as it takes) and returns a
+//!   `Result`: waiting without holding the lock is an error, not an exception.
+//!   中文：`wait_for` 的超时是一个 `Option`（`None`：一直等下去），并返回 `Result`：不持有锁就等待
+//!   是一个错误，而不是异常。
 
 use multiprocessing::{Condition, Process, Value};
 
@@ -46,7 +49,7 @@ fn consumer((cond, items, num): (Condition, Value<i32>, u32)) {
     println!("消费者 {num} 取走一件商品");
 }
 
-fn main() -> multiprocessing::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cond = Condition::new()?;
     let items = Value::new(0)?;
     let mut consumers: Vec<Process> = (0..3)

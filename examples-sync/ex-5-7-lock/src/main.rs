@@ -5,8 +5,11 @@
 //! The three lines come in whatever order the processes get the lock.
 //!
 //! Differences from the Python:
-//! - `with lock:` is a block holding the guard `lock.acquire()`.
+//! - `with lock:` is a block holding the guard `lock.acquire()`; the lock is released where the
+//!   guard is dropped.
+//!   中文：`with lock:` 对应一个持有守卫 `lock.acquire()` 的代码块；守卫被 drop 的地方释放锁。
 //! - `Lock()` returns a `Result` (it allocates shared memory).
+//!   中文：`Lock()` 返回 `Result`（它要分配共享内存）。
 
 use multiprocessing::{Lock, Process};
 
@@ -16,7 +19,7 @@ fn safe_print((lock, num): (Lock, u32)) {
     println!("Lock 示例：进程 {num} 正在安全地打印信息");
 }
 
-fn main() -> multiprocessing::Result<()> {
+fn main() -> anyhow::Result<()> {
     let lock = Lock::new()?;
     let mut processes: Vec<Process> = (0..3)
         .map(|i| Process::new(safe_print, (lock.clone(), i)))

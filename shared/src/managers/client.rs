@@ -15,15 +15,21 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::protocol::{Bytes, Reply, Request, Response};
 use crate::connection::Connection;
+use crate::connection::listener::{Address, authenticate_client, connect};
 use crate::error::{Error, Result};
-use crate::listener::{authenticate_client, connect, Address};
 use crate::sys::unistd;
 
 /// A manager server as its clients know it, with this process's connections to it.
 #[derive(Debug)]
 pub(crate) struct Endpoint {
     address: Address,
-    authkey: Option<Vec<u8>>,
+    /// The key every connection proves it holds: the process's own key for a local manager
+    /// (CPython's `current_process().authkey`), the one given for [`Manager::serve`] and
+    /// [`Manager::connect`].
+    ///
+    /// [`Manager::serve`]: super::Manager::serve
+    /// [`Manager::connect`]: super::Manager::connect
+    authkey: Vec<u8>,
     /// `SyncManager-1`, or the address for a manager we only connected to; for messages.
     name: String,
     pool: Mutex<Pool>,
@@ -37,7 +43,7 @@ struct Pool {
 }
 
 impl Endpoint {
-    pub(crate) fn new(address: Address, authkey: Option<Vec<u8>>, name: String) -> Endpoint {
+    pub(crate) fn new(address: Address, authkey: Vec<u8>, name: String) -> Endpoint {
         Endpoint {
             address,
             authkey,
@@ -124,8 +130,14 @@ impl Endpoint {
             ),
             other => other,
         })?;
-        if let Some(key) = &self.authkey {
-            authenticate_client(&conn, key)?;
+        if let Err(e) = authenticate_client(&conn, &self.authkey) {
+            // A handshake cut short because the server died looks like any failed handshake;
+            // whether anything still listens at the address tells them apart.
+            drop(conn);
+            return Err(match connect(&self.address) {
+                Ok(_) => e,
+                Err(gone) => self.gone(gone),
+            });
         }
         Ok(conn)
     }
@@ -196,6 +208,25 @@ impl ObjectRef {
         }
     }
 
+    /// Takes a unit of the lock or semaphore behind this object (`Op::Acquire`): `true` once
+    /// taken, `false` when it was not free (`block` false) or `timeout` ran out.
+    pub(crate) fn acquire(&self, block: bool, timeout: Option<Duration>) -> Result<bool> {
+        self.expect_bool(self.call_timeout(super::protocol::Op::Acquire { block, timeout }, timeout)?)
+    }
+
+    /// The answer of a blocking acquire with no timeout: the server replies only once `what` is
+    /// taken, so `false` is a broken reply, not a state of the object.
+    pub(crate) fn expect_acquired(&self, taken: bool, what: &str) -> Result<()> {
+        if taken {
+            Ok(())
+        } else {
+            Err(Error::Remote(format!(
+                "{}: acquire returned without {what}",
+                self.endpoint.name
+            )))
+        }
+    }
+
     /// `reply` as a `Len` (a count or an index).
     pub(crate) fn expect_len(&self, reply: Reply) -> Result<usize> {
         match reply {
@@ -207,6 +238,11 @@ impl ObjectRef {
 
 /// What identifies a shared object for the `spawn` start method: the server's address, the
 /// authkey, and the object's id. Under `fork` a proxy is simply moved into the child.
+///
+/// The key travels only in the arguments of a child being started (CPython's
+/// `BaseProxy.__reduce__` adds it only while spawning). A proxy sent anywhere else (through a
+/// queue, a pipe, a file) carries no key, and the receiver authenticates with its own process
+/// key: a child of this program holds it, a stranger does not.
 #[derive(Serialize, Deserialize)]
 struct ObjectWire {
     address: Address,
@@ -219,7 +255,7 @@ impl Serialize for ObjectRef {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
         ObjectWire {
             address: self.endpoint.address.clone(),
-            authkey: self.endpoint.authkey.clone(),
+            authkey: crate::reduction::encoding_for_child().then(|| self.endpoint.authkey.clone()),
             name: self.endpoint.name.clone(),
             id: self.id,
         }
@@ -231,7 +267,11 @@ impl<'de> Deserialize<'de> for ObjectRef {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
         let wire = ObjectWire::deserialize(deserializer)?;
         Ok(ObjectRef {
-            endpoint: Arc::new(Endpoint::new(wire.address, wire.authkey, wire.name)),
+            endpoint: Arc::new(Endpoint::new(
+                wire.address,
+                wire.authkey.unwrap_or_else(|| crate::authkey::get().to_vec()),
+                wire.name,
+            )),
             id: wire.id,
         })
     }

@@ -2,117 +2,93 @@
 
 use std::borrow::Borrow;
 use std::fmt;
-use std::marker::PhantomData;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::client::{dec, enc, ObjectRef};
-use super::protocol::{Kind, Op, Reply};
-use super::repr::{fmt_map, PyRepr};
+use super::client::{dec, enc};
+use super::protocol::{Op, Reply};
 use crate::error::Result;
+use crate::py::{PyRepr, fmt_map};
 
-/// A dict that lives in the manager's server process, like the proxy CPython's
-/// `manager.dict()` returns. Made by [`Manager::dict`](crate::Manager::dict).
-///
-/// Every method is one round trip to the server, and keys keep their insertion order as in a
-/// Python dict. A clone refers to the same dict; so does a copy moved into a child process,
-/// which talks to the server over a connection of its own.
-///
-/// # Examples
-///
-/// ```
-/// use multiprocessing::{Manager, Process};
-///
-/// fn worker((shared_dict, key, value): (multiprocessing::DictProxy<String, i32>, String, i32)) {
-///     shared_dict.set(&key, &value).unwrap();
-/// }
-///
-/// let manager = Manager::new()?;
-/// let shared_dict = manager.dict::<String, i32>()?;
-/// let mut p = Process::new(worker, (shared_dict.clone(), "key0".to_string(), 0));
-/// p.start()?;
-/// p.join()?;
-/// assert_eq!(shared_dict.get("key0")?, Some(0));
-/// println!("{shared_dict}"); // {'key0': 0}
-/// # Ok::<(), multiprocessing::Error>(())
-/// ```
-///
-/// # Two traps, as in CPython
-///
-/// **A value you get is a copy.** Changing it changes nothing on the server until you `set` it
-/// back (CPython: "modifications to mutable values or items in dict and list proxies will not be
-/// propagated through the manager"):
-///
-/// ```
-/// let manager = multiprocessing::Manager::new()?;
-/// let d = manager.dict::<String, Vec<i32>>()?;
-/// d.set("a", &vec![1])?;
-/// let mut inner = d.get("a")?.unwrap();
-/// inner.push(2); // only the local copy
-/// assert_eq!(d.get("a")?, Some(vec![1]));
-/// d.set("a", &inner)?; // write it back
-/// assert_eq!(d.get("a")?, Some(vec![1, 2]));
-/// # Ok::<(), multiprocessing::Error>(())
-/// ```
-///
-/// **Read-modify-write is not atomic.** `d[k] += 1` is a `get` and a `set`, two round trips:
-/// two processes may both read 5 and both write 6. Hold a manager [`LockProxy`](crate::LockProxy)
-/// around the pair:
-///
-/// ```
-/// use multiprocessing::{DictProxy, LockProxy, Manager, Process};
-///
-/// fn add_ten((d, lock): (DictProxy<String, i32>, LockProxy)) {
-///     for _ in 0..10 {
-///         let _guard = lock.guard().unwrap();
-///         let n = d.get("n").unwrap().unwrap_or(0);
-///         d.set("n", &(n + 1)).unwrap();
-///     }
-/// }
-///
-/// let manager = Manager::new()?;
-/// let (d, lock) = (manager.dict()?, manager.lock()?);
-/// let mut ps: Vec<Process> = (0..3).map(|_| Process::new(add_ten, (d.clone(), lock.clone()))).collect();
-/// for p in &mut ps {
-///     p.start()?;
-/// }
-/// for p in &ps {
-///     p.join()?;
-/// }
-/// assert_eq!(d.get("n")?, Some(30));
-/// # Ok::<(), multiprocessing::Error>(())
-/// ```
-///
-/// # Keys
-/// The server compares keys by their encoding, so keys must encode equal values alike:
-/// integers, strings, tuples and enums do; `f64` keys (`0.0` and `-0.0`) and maps do not.
-#[derive(Serialize, Deserialize)]
-#[serde(bound = "")]
-pub struct DictProxy<K, V> {
-    object: ObjectRef,
-    #[serde(skip)]
-    types: PhantomData<fn() -> (K, V)>,
-}
-
-impl<K, V> Clone for DictProxy<K, V> {
-    fn clone(&self) -> Self {
-        DictProxy {
-            object: self.object.clone(),
-            types: PhantomData,
-        }
-    }
-}
-
-impl<K, V> fmt::Debug for DictProxy<K, V> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "<DictProxy object, typeid 'dict' at {} of {}>",
-            self.object.id,
-            self.object.endpoint.name()
-        )
-    }
+proxy! {
+    /// A dict that lives in the manager's server process, like the proxy CPython's
+    /// `manager.dict()` returns. Made by [`Manager::dict`](crate::Manager::dict).
+    ///
+    /// Every method is one round trip to the server, and keys keep their insertion order as in a
+    /// Python dict. A clone refers to the same dict; so does a copy moved into a child process,
+    /// which talks to the server over a connection of its own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use multiprocessing::{Manager, Process};
+    ///
+    /// fn worker((shared_dict, key, value): (multiprocessing::DictProxy<String, i32>, String, i32)) {
+    ///     shared_dict.set(&key, &value).unwrap();
+    /// }
+    ///
+    /// let manager = Manager::new()?;
+    /// let shared_dict = manager.dict::<String, i32>()?;
+    /// let mut p = Process::new(worker, (shared_dict.clone(), "key0".to_string(), 0));
+    /// p.start()?;
+    /// p.join()?;
+    /// assert_eq!(shared_dict.get("key0")?, Some(0));
+    /// println!("{shared_dict}"); // {'key0': 0}
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    ///
+    /// # Two traps, as in CPython
+    ///
+    /// **A value you get is a copy.** Changing it changes nothing on the server until you `set` it
+    /// back (CPython: "modifications to mutable values or items in dict and list proxies will not be
+    /// propagated through the manager"):
+    ///
+    /// ```
+    /// let manager = multiprocessing::Manager::new()?;
+    /// let d = manager.dict::<String, Vec<i32>>()?;
+    /// d.set("a", &vec![1])?;
+    /// let mut inner = d.get("a")?.unwrap();
+    /// inner.push(2); // only the local copy
+    /// assert_eq!(d.get("a")?, Some(vec![1]));
+    /// d.set("a", &inner)?; // write it back
+    /// assert_eq!(d.get("a")?, Some(vec![1, 2]));
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    ///
+    /// **Read-modify-write is not atomic.** `d[k] += 1` is a `get` and a `set`, two round trips:
+    /// two processes may both read 5 and both write 6. Hold a manager [`LockProxy`](crate::LockProxy)
+    /// around the pair:
+    ///
+    /// ```
+    /// use multiprocessing::{DictProxy, LockProxy, Manager, Process};
+    ///
+    /// fn add_ten((d, lock): (DictProxy<String, i32>, LockProxy)) {
+    ///     for _ in 0..10 {
+    ///         let _guard = lock.guard().unwrap();
+    ///         let n = d.get("n").unwrap().unwrap_or(0);
+    ///         d.set("n", &(n + 1)).unwrap();
+    ///     }
+    /// }
+    ///
+    /// let manager = Manager::new()?;
+    /// let (d, lock) = (manager.dict()?, manager.lock()?);
+    /// let mut ps: Vec<Process> = (0..3).map(|_| Process::new(add_ten, (d.clone(), lock.clone()))).collect();
+    /// for p in &mut ps {
+    ///     p.start()?;
+    /// }
+    /// for p in &ps {
+    ///     p.join()?;
+    /// }
+    /// assert_eq!(d.get("n")?, Some(30));
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    ///
+    /// # Keys
+    /// The server compares keys by their encoding, so keys must encode equal values alike:
+    /// integers, strings, tuples and enums do; `f64` keys (`0.0` and `-0.0`) and maps do not.
+    pub struct DictProxy<K, V>;
+    kind: Dict, typeid: "dict", types: (K, V)
 }
 
 impl<K, V> DictProxy<K, V>
@@ -120,13 +96,6 @@ where
     K: Serialize + DeserializeOwned,
     V: Serialize + DeserializeOwned,
 {
-    pub(crate) fn from_object(object: ObjectRef) -> Self {
-        DictProxy {
-            object,
-            types: PhantomData,
-        }
-    }
-
     /// The value for `key`, or `None` (Python's `d.get(key)`; `d[key]` raises `KeyError` where
     /// this returns `None`).
     ///
@@ -310,30 +279,6 @@ where
             Ok(snapshot) => fmt::Display::fmt(&snapshot, f),
             Err(e) => write!(f, "<DictProxy object; '__str__()' failed: {e}>"),
         }
-    }
-}
-
-impl<K, V> super::Proxy for DictProxy<K, V>
-where
-    K: Serialize + DeserializeOwned,
-    V: Serialize + DeserializeOwned,
-{
-}
-
-impl<K, V> super::sealed::ProxyImpl for DictProxy<K, V>
-where
-    K: Serialize + DeserializeOwned,
-    V: Serialize + DeserializeOwned,
-{
-    const KIND: Kind = Kind::Dict;
-    fn types() -> String {
-        std::any::type_name::<(K, V)>().to_string()
-    }
-    fn from_object(object: ObjectRef) -> Self {
-        DictProxy::from_object(object)
-    }
-    fn object(&self) -> &ObjectRef {
-        &self.object
     }
 }
 

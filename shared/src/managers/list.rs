@@ -1,69 +1,46 @@
 //! The shared list: [`ListProxy`] and its snapshot [`PyList`].
 
 use std::fmt;
-use std::marker::PhantomData;
+use std::ops::{Bound, RangeBounds};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::client::{dec, enc, ObjectRef};
-use super::protocol::{Kind, Op, Reply};
-use super::repr::{fmt_seq, PyRepr};
+use super::client::{dec, enc};
+use super::protocol::{Op, Reply, Slice};
 use crate::error::Result;
+use crate::py::{PyRepr, fmt_seq};
 
-/// A list that lives in the manager's server process, like the proxy CPython's
-/// `manager.list()` returns. Made by [`Manager::list`](crate::Manager::list).
-///
-/// Indexes follow Python: `-1` is the last item, and an index out of range is an error
-/// ([`Error::Remote`](crate::Error::Remote), Python's `IndexError`). As with
-/// [`DictProxy`](crate::DictProxy), an item you get is a copy, and a `get` then `set` from
-/// several processes needs a lock.
-///
-/// # Examples
-///
-/// ```
-/// use multiprocessing::{ListProxy, Manager, Process};
-///
-/// fn worker(shared_list: ListProxy<i32>) {
-///     shared_list.append(&4).unwrap();
-/// }
-///
-/// let manager = Manager::new()?;
-/// let shared_list = manager.list::<i32>()?;
-/// shared_list.extend(&[1, 2, 3])?;
-/// let mut p = Process::new(worker, shared_list.clone());
-/// p.start()?;
-/// p.join()?;
-/// assert_eq!(shared_list.get(-1)?, 4);
-/// assert_eq!(shared_list.to_string(), "[1, 2, 3, 4]");
-/// # Ok::<(), multiprocessing::Error>(())
-/// ```
-#[derive(Serialize, Deserialize)]
-#[serde(bound = "")]
-pub struct ListProxy<T> {
-    object: ObjectRef,
-    #[serde(skip)]
-    types: PhantomData<fn() -> T>,
-}
-
-impl<T> Clone for ListProxy<T> {
-    fn clone(&self) -> Self {
-        ListProxy {
-            object: self.object.clone(),
-            types: PhantomData,
-        }
-    }
-}
-
-impl<T> fmt::Debug for ListProxy<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "<ListProxy object, typeid 'list' at {} of {}>",
-            self.object.id,
-            self.object.endpoint.name()
-        )
-    }
+proxy! {
+    /// A list that lives in the manager's server process, like the proxy CPython's
+    /// `manager.list()` returns. Made by [`Manager::list`](crate::Manager::list).
+    ///
+    /// Indexes follow Python: `-1` is the last item, and an index out of range is an error
+    /// ([`Error::Remote`](crate::Error::Remote), Python's `IndexError`). As with
+    /// [`DictProxy`](crate::DictProxy), an item you get is a copy, and a `get` then `set` from
+    /// several processes needs a lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use multiprocessing::{ListProxy, Manager, Process};
+    ///
+    /// fn worker(shared_list: ListProxy<i32>) {
+    ///     shared_list.append(&4).unwrap();
+    /// }
+    ///
+    /// let manager = Manager::new()?;
+    /// let shared_list = manager.list::<i32>()?;
+    /// shared_list.extend(&[1, 2, 3])?;
+    /// let mut p = Process::new(worker, shared_list.clone());
+    /// p.start()?;
+    /// p.join()?;
+    /// assert_eq!(shared_list.get(-1)?, 4);
+    /// assert_eq!(shared_list.to_string(), "[1, 2, 3, 4]");
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub struct ListProxy<T>;
+    kind: List, typeid: "list", types: T
 }
 
 impl<T: Serialize + DeserializeOwned> ListProxy<T> {
@@ -179,13 +156,89 @@ impl<T: Serialize + DeserializeOwned> ListProxy<T> {
         self.done(Op::Clear)
     }
 
+    /// The items of a slice, Python's `l[start:stop]`: `l.get_slice(1..3)` is `l[1:3]`,
+    /// `..-1` is `[:-1]`, `-2..` is `[-2:]`. Bounds past either end are clamped, as in Python.
+    ///
+    /// # Errors
+    /// As [`get`](ListProxy::get).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let manager = multiprocessing::Manager::new()?;
+    /// let l = manager.list::<i32>()?;
+    /// l.extend(&[0, 1, 2, 3, 4])?;
+    /// assert_eq!(l.get_slice(1..3)?.into_vec(), [1, 2]);
+    /// assert_eq!(l.get_slice(-2..)?.into_vec(), [3, 4]);
+    /// assert_eq!(l.get_slice_step(.., -2)?.into_vec(), [4, 2, 0]); // l[::-2]
+    /// l.set_slice(1..4, &[10])?; // l[1:4] = [10]
+    /// assert_eq!(l.to_string(), "[0, 10, 4]");
+    /// l.del_slice(..1)?; // del l[:1]
+    /// assert_eq!(l.to_string(), "[10, 4]");
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn get_slice(&self, range: impl RangeBounds<i64>) -> Result<PyList<T>> {
+        self.items(Op::ListGetSlice(slice_of(range, None)))
+    }
+
+    /// The items of an extended slice, Python's `l[start:stop:step]`; a negative step walks
+    /// backwards.
+    ///
+    /// # Errors
+    /// [`Error::Remote`](crate::Error::Remote) when `step` is 0; as [`get`](ListProxy::get).
+    pub fn get_slice_step(&self, range: impl RangeBounds<i64>, step: i64) -> Result<PyList<T>> {
+        self.items(Op::ListGetSlice(slice_of(range, Some(step))))
+    }
+
+    /// Replaces the items of a slice with `values`, which may be more or fewer (Python's
+    /// `l[start:stop] = values`).
+    ///
+    /// # Errors
+    /// As [`get`](ListProxy::get); nothing changes if a value fails to encode.
+    pub fn set_slice<'a>(
+        &self,
+        range: impl RangeBounds<i64>,
+        values: impl IntoIterator<Item = &'a T>,
+    ) -> Result<()>
+    where
+        T: 'a,
+    {
+        let items = values.into_iter().map(|v| enc(v)).collect::<Result<Vec<_>>>()?;
+        self.done(Op::ListSetSlice(slice_of(range, None), items))
+    }
+
+    /// Removes the items of a slice (Python's `del l[start:stop]`).
+    ///
+    /// # Errors
+    /// As [`get`](ListProxy::get).
+    pub fn del_slice(&self, range: impl RangeBounds<i64>) -> Result<()> {
+        self.done(Op::ListDelSlice(slice_of(range, None)))
+    }
+
+    /// Python's `l += values`: adds every value at the end, in one round trip (the same as
+    /// [`extend`](ListProxy::extend); Rust's `+=` cannot return the error a server call may
+    /// meet).
+    ///
+    /// # Errors
+    /// As [`extend`](ListProxy::extend).
+    pub fn iadd<'a>(&self, values: impl IntoIterator<Item = &'a T>) -> Result<()>
+    where
+        T: 'a,
+    {
+        self.extend(values)
+    }
+
     /// A snapshot of the whole list (Python's `list(l)` or `l[:]`). It prints as Python prints a
     /// list.
     ///
     /// # Errors
     /// As [`get`](ListProxy::get).
     pub fn copy(&self) -> Result<PyList<T>> {
-        match self.object.call(Op::Copy)? {
+        self.items(Op::Copy)
+    }
+
+    fn items(&self, op: Op) -> Result<PyList<T>> {
+        match self.object.call(op)? {
             Reply::Items(items) => Ok(PyList {
                 items: items.iter().map(|b| dec(b)).collect::<Result<_>>()?,
             }),
@@ -212,24 +265,6 @@ impl<T: Serialize + DeserializeOwned + PyRepr> fmt::Display for ListProxy<T> {
     }
 }
 
-impl<T: Serialize + DeserializeOwned> super::Proxy for ListProxy<T> {}
-
-impl<T: Serialize + DeserializeOwned> super::sealed::ProxyImpl for ListProxy<T> {
-    const KIND: Kind = Kind::List;
-    fn types() -> String {
-        std::any::type_name::<T>().to_string()
-    }
-    fn from_object(object: ObjectRef) -> Self {
-        ListProxy {
-            object,
-            types: PhantomData,
-        }
-    }
-    fn object(&self) -> &ObjectRef {
-        &self.object
-    }
-}
-
 /// A copy of a shared list's items, taken by [`ListProxy::copy`]. It dereferences to a slice
 /// and prints as Python prints a list: `['a', 'b']`.
 ///
@@ -250,6 +285,10 @@ pub struct PyList<T> {
 }
 
 impl<T> PyList<T> {
+    pub(super) fn from_vec(items: Vec<T>) -> PyList<T> {
+        PyList { items }
+    }
+
     /// The items.
     pub fn into_vec(self) -> Vec<T> {
         self.items
@@ -281,4 +320,22 @@ impl<T> IntoIterator for PyList<T> {
     fn into_iter(self) -> Self::IntoIter {
         self.items.into_iter()
     }
+}
+
+/// A Rust range over Python indexes as Python's `slice(start, stop, step)`: `a..b` is `[a:b]`,
+/// `a..=b` is `[a:b+1]` (`..=-1` reaches the end), `..` is `[:]`.
+pub(super) fn slice_of(range: impl RangeBounds<i64>, step: Option<i64>) -> Slice {
+    let start = match range.start_bound() {
+        Bound::Included(&s) => Some(s),
+        Bound::Excluded(&s) => Some(s.saturating_add(1)),
+        Bound::Unbounded => None,
+    };
+    let stop = match range.end_bound() {
+        Bound::Excluded(&e) => Some(e),
+        // `-1` is the last item: through it means to the end.
+        Bound::Included(&-1) => None,
+        Bound::Included(&e) => Some(e.saturating_add(1)),
+        Bound::Unbounded => None,
+    };
+    Slice { start, stop, step }
 }

@@ -26,8 +26,6 @@ pub(crate) enum Request {
     Register { name: String, id: u64 },
     /// Finds a named object, checking that its kind and types match; replies [`Reply::Id`].
     Lookup { name: String, kind: Kind, types: String },
-    /// Stops the server after replying.
-    Shutdown,
 }
 
 /// What kind of object to create, with what it starts from.
@@ -36,9 +34,29 @@ pub(crate) enum Spec {
     Dict,
     List,
     Namespace,
-    Queue { maxsize: u64 },
+    Queue {
+        maxsize: u64,
+    },
     Value(Bytes),
     Lock,
+    Event,
+    /// A `threading.Semaphore(value)`, or a `BoundedSemaphore` that refuses to rise past it.
+    Semaphore {
+        value: u64,
+        bounded: bool,
+    },
+    /// A `threading.Condition()` (over an `RLock`, as CPython's default).
+    Condition,
+    /// A `threading.Barrier(parties, timeout=timeout)`.
+    Barrier {
+        parties: u64,
+        timeout: Option<Duration>,
+    },
+    /// A fixed-length array of items.
+    Array(Vec<Bytes>),
+    /// An object of a type registered with `ManagerBuilder::register`, made from these
+    /// arguments (the type is the request's `types`).
+    Served(Bytes),
 }
 
 impl Spec {
@@ -50,6 +68,12 @@ impl Spec {
             Spec::Queue { .. } => Kind::Queue,
             Spec::Value(_) => Kind::Value,
             Spec::Lock => Kind::Lock,
+            Spec::Event => Kind::Event,
+            Spec::Semaphore { .. } => Kind::Semaphore,
+            Spec::Condition => Kind::Condition,
+            Spec::Barrier { .. } => Kind::Barrier,
+            Spec::Array(_) => Kind::Array,
+            Spec::Served(_) => Kind::Served,
         }
     }
 }
@@ -63,6 +87,26 @@ pub enum Kind {
     Queue,
     Value,
     Lock,
+    Event,
+    Semaphore,
+    Condition,
+    Barrier,
+    Array,
+    /// An object of a user's own registered type.
+    Served,
+}
+
+/// The client thread that asks, for objects owned by a thread (a `Condition`'s `RLock`): the
+/// process id and the thread id. A process's threads share its connections, so the connection
+/// alone does not say which thread holds the lock.
+pub(crate) type Owner = (i32, i32);
+
+/// Python's `slice(start, stop, step)`; `None` is Python's omitted bound.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Slice {
+    pub(crate) start: Option<i64>,
+    pub(crate) stop: Option<i64>,
+    pub(crate) step: Option<i64>,
 }
 
 /// A method call on one object.
@@ -109,6 +153,50 @@ pub(crate) enum Op {
     },
     Release,
     Locked,
+    /// `q.full()`.
+    QueueFull,
+    /// `l[slice]`; replies [`Reply::Items`].
+    ListGetSlice(Slice),
+    /// `l[slice] = items`.
+    ListSetSlice(Slice, Vec<Bytes>),
+    /// `del l[slice]`.
+    ListDelSlice(Slice),
+    EventSet,
+    EventClear,
+    EventIsSet,
+    EventWait {
+        timeout: Option<Duration>,
+    },
+    /// A `Condition`'s `acquire`, for `owner`.
+    CondAcquire {
+        owner: Owner,
+        block: bool,
+        timeout: Option<Duration>,
+    },
+    CondRelease {
+        owner: Owner,
+    },
+    /// Releases the lock, waits to be notified (or for `timeout`), takes the lock back;
+    /// replies whether it was notified.
+    CondWait {
+        owner: Owner,
+        timeout: Option<Duration>,
+    },
+    /// Wakes up to `n` waiters; `None` wakes all of them.
+    CondNotify {
+        owner: Owner,
+        n: Option<u64>,
+    },
+    /// Replies the arrival index, [`FaultKind::BrokenBarrier`] if the barrier breaks.
+    BarrierWait {
+        timeout: Option<Duration>,
+    },
+    BarrierAbort,
+    BarrierReset,
+    /// Replies [`Reply::Barrier`].
+    BarrierState,
+    /// A call of a registered type's method, encoded by its own types.
+    ServedCall(Bytes),
 }
 
 /// A successful answer.
@@ -123,6 +211,12 @@ pub(crate) enum Reply {
     Items(Vec<Bytes>),
     Pairs(Vec<(Bytes, Bytes)>),
     Names(Vec<(String, Bytes)>),
+    /// A barrier's `parties`, `n_waiting` and `broken`.
+    Barrier {
+        parties: u64,
+        n_waiting: u64,
+        broken: bool,
+    },
 }
 
 /// A failed request: what Python's server would send back as an exception.
@@ -144,6 +238,8 @@ pub(crate) enum FaultKind {
     /// Any other error the server reports: `IndexError`, `ValueError`, a malformed request, an
     /// unknown object, a method the object does not have.
     Other,
+    /// `threading.BrokenBarrierError`.
+    BrokenBarrier,
 }
 
 impl Fault {
@@ -161,6 +257,7 @@ impl Fault {
             FaultKind::Full => Error::Full,
             FaultKind::Timeout => Error::Timeout(timeout.unwrap_or_default()),
             FaultKind::Other => Error::Remote(format!("{server}: {}", self.message)),
+            FaultKind::BrokenBarrier => Error::BrokenBarrier,
         }
     }
 }

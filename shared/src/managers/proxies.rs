@@ -1,80 +1,45 @@
 //! The other shared objects: [`NamespaceProxy`], [`QueueProxy`], [`ValueProxy`], [`LockProxy`].
+//! The synchronization objects beside `LockProxy` are in `sync_proxies`.
 
-use std::fmt;
-use std::marker::PhantomData;
 use std::time::Duration;
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
-use super::client::{enc, ObjectRef};
-use super::protocol::{Kind, Op, Reply};
-use crate::error::{Error, Result};
+use super::client::enc;
+use super::protocol::{Op, Reply};
+// `Error` is named only by the doc comments' links.
+#[cfg(doc)]
+use crate::error::Error;
+use crate::error::Result;
 
-/// Implements the sealed proxy trait and `Clone`/`Debug` for a proxy type.
-macro_rules! proxy_impls {
-    ($name:ident $(<$t:ident>)?, $kind:ident, $typeid:literal, $types:ty) => {
-        impl$(<$t>)? Clone for $name$(<$t>)? {
-            fn clone(&self) -> Self {
-                $name { object: self.object.clone(), types: PhantomData }
-            }
-        }
-        impl$(<$t>)? fmt::Debug for $name$(<$t>)? {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(
-                    f,
-                    concat!("<", stringify!($name), " object, typeid '", $typeid, "' at {} of {}>"),
-                    self.object.id,
-                    self.object.endpoint.name()
-                )
-            }
-        }
-        impl$(<$t: Serialize + DeserializeOwned>)? super::Proxy for $name$(<$t>)? {}
-        impl$(<$t: Serialize + DeserializeOwned>)? super::sealed::ProxyImpl for $name$(<$t>)? {
-            const KIND: Kind = Kind::$kind;
-            fn types() -> String {
-                std::any::type_name::<$types>().to_string()
-            }
-            fn from_object(object: ObjectRef) -> Self {
-                $name { object, types: PhantomData }
-            }
-            fn object(&self) -> &ObjectRef {
-                &self.object
-            }
-        }
-    };
+proxy! {
+    /// A namespace that lives in the manager's server process: named attributes of any serde type,
+    /// like CPython's `manager.Namespace()` (`ns.x = 10` is `ns.set("x", &10)`). Made by
+    /// [`Manager::namespace`](crate::Manager::namespace).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use multiprocessing::{Manager, NamespaceProxy, Process};
+    ///
+    /// fn worker(ns: NamespaceProxy) {
+    ///     let x: i32 = ns.get("x").unwrap();
+    ///     ns.set("y", &(x * 2)).unwrap();
+    /// }
+    ///
+    /// let manager = Manager::new()?;
+    /// let ns = manager.namespace()?;
+    /// ns.set("x", &21)?;
+    /// let mut p = Process::new(worker, ns.clone());
+    /// p.start()?;
+    /// p.join()?;
+    /// assert_eq!(ns.get::<i32>("y")?, 42);
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub struct NamespaceProxy;
+    kind: Namespace, typeid: "Namespace", types: ()
 }
-
-/// A namespace that lives in the manager's server process: named attributes of any serde type,
-/// like CPython's `manager.Namespace()` (`ns.x = 10` is `ns.set("x", &10)`). Made by
-/// [`Manager::namespace`](crate::Manager::namespace).
-///
-/// # Examples
-///
-/// ```
-/// use multiprocessing::{Manager, NamespaceProxy, Process};
-///
-/// fn worker(ns: NamespaceProxy) {
-///     let x: i32 = ns.get("x").unwrap();
-///     ns.set("y", &(x * 2)).unwrap();
-/// }
-///
-/// let manager = Manager::new()?;
-/// let ns = manager.namespace()?;
-/// ns.set("x", &21)?;
-/// let mut p = Process::new(worker, ns.clone());
-/// p.start()?;
-/// p.join()?;
-/// assert_eq!(ns.get::<i32>("y")?, 42);
-/// # Ok::<(), multiprocessing::Error>(())
-/// ```
-#[derive(Serialize, Deserialize)]
-pub struct NamespaceProxy {
-    object: ObjectRef,
-    #[serde(skip)]
-    types: PhantomData<()>,
-}
-proxy_impls!(NamespaceProxy, Namespace, "Namespace", ());
 
 impl NamespaceProxy {
     /// The attribute `name` (Python's `ns.name`).
@@ -118,42 +83,38 @@ impl NamespaceProxy {
     }
 }
 
-/// A FIFO queue that lives in the manager's server process, like CPython's `manager.Queue()`.
-/// Made by [`Manager::queue`](crate::Manager::queue) (unbounded) or
-/// [`Manager::queue_with_maxsize`](crate::Manager::queue_with_maxsize).
-///
-/// Unlike [`Queue`](crate::Queue), whose items travel through a pipe between related
-/// processes, a manager queue keeps its items in the server: any process that reaches the
-/// server, on this machine or (with [`Manager::serve`](crate::Manager::serve)) another, can use
-/// it, at the cost of one round trip per call. A `get` that blocks waits in the server; if the
-/// waiting process is killed, the item it would have taken stays in the queue for the others.
-///
-/// # Examples
-///
-/// ```
-/// use multiprocessing::{Manager, Process, QueueProxy};
-///
-/// fn producer(q: QueueProxy<String>) {
-///     q.put(&"消息".to_string()).unwrap();
-/// }
-///
-/// let manager = Manager::new()?;
-/// let q = manager.queue::<String>()?;
-/// let mut p = Process::new(producer, q.clone());
-/// p.start()?;
-/// assert_eq!(q.get()?, "消息");
-/// p.join()?;
-/// assert!(q.get_nowait().is_err());
-/// # Ok::<(), multiprocessing::Error>(())
-/// ```
-#[derive(Serialize, Deserialize)]
-#[serde(bound = "")]
-pub struct QueueProxy<T> {
-    object: ObjectRef,
-    #[serde(skip)]
-    types: PhantomData<fn() -> T>,
+proxy! {
+    /// A FIFO queue that lives in the manager's server process, like CPython's `manager.Queue()`.
+    /// Made by [`Manager::queue`](crate::Manager::queue) (unbounded) or
+    /// [`Manager::queue_with_maxsize`](crate::Manager::queue_with_maxsize).
+    ///
+    /// Unlike [`Queue`](crate::Queue), whose items travel through a pipe between related
+    /// processes, a manager queue keeps its items in the server: any process that reaches the
+    /// server, on this machine or (with [`Manager::serve`](crate::Manager::serve)) another, can use
+    /// it, at the cost of one round trip per call. A `get` that blocks waits in the server; if the
+    /// waiting process is killed, the item it would have taken stays in the queue for the others.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use multiprocessing::{Manager, Process, QueueProxy};
+    ///
+    /// fn producer(q: QueueProxy<String>) {
+    ///     q.put(&"消息".to_string()).unwrap();
+    /// }
+    ///
+    /// let manager = Manager::new()?;
+    /// let q = manager.queue::<String>()?;
+    /// let mut p = Process::new(producer, q.clone());
+    /// p.start()?;
+    /// assert_eq!(q.get()?, "消息");
+    /// p.join()?;
+    /// assert!(q.get_nowait().is_err());
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub struct QueueProxy<T>;
+    kind: Queue, typeid: "Queue", types: T
 }
-proxy_impls!(QueueProxy<T>, Queue, "Queue", T);
 
 impl<T: Serialize + DeserializeOwned> QueueProxy<T> {
     /// Puts `item` at the back, waiting while a bounded queue is full (Python's `q.put(item)`).
@@ -239,32 +200,48 @@ impl<T: Serialize + DeserializeOwned> QueueProxy<T> {
     pub fn empty(&self) -> Result<bool> {
         Ok(self.qsize()? == 0)
     }
+
+    /// Whether a bounded queue holds `maxsize` items now (Python's `q.full()`); an unbounded
+    /// queue is never full.
+    ///
+    /// # Errors
+    /// As [`put`](QueueProxy::put).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let manager = multiprocessing::Manager::new()?;
+    /// let q = manager.queue_with_maxsize::<u8>(1)?;
+    /// assert!(!q.full()?);
+    /// q.put(&1)?;
+    /// assert!(q.full()?);
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub fn full(&self) -> Result<bool> {
+        self.object.expect_bool(self.object.call(Op::QueueFull)?)
+    }
 }
 
-/// A single value that lives in the manager's server process, like CPython's
-/// `manager.Value(typecode, value)` (`v.value` is [`get`](ValueProxy::get), `v.value = x` is
-/// [`set`](ValueProxy::set)). Made by [`Manager::value`](crate::Manager::value).
-///
-/// As in CPython, `v.value += 1` from several processes is a read and a write, not atomic:
-/// hold a manager [`LockProxy`] around them.
-///
-/// # Examples
-///
-/// ```
-/// let manager = multiprocessing::Manager::new()?;
-/// let v = manager.value(1.5f64)?;
-/// v.set(&2.5)?;
-/// assert_eq!(v.get()?, 2.5);
-/// # Ok::<(), multiprocessing::Error>(())
-/// ```
-#[derive(Serialize, Deserialize)]
-#[serde(bound = "")]
-pub struct ValueProxy<T> {
-    object: ObjectRef,
-    #[serde(skip)]
-    types: PhantomData<fn() -> T>,
+proxy! {
+    /// A single value that lives in the manager's server process, like CPython's
+    /// `manager.Value(typecode, value)` (`v.value` is [`get`](ValueProxy::get), `v.value = x` is
+    /// [`set`](ValueProxy::set)). Made by [`Manager::value`](crate::Manager::value).
+    ///
+    /// As in CPython, `v.value += 1` from several processes is a read and a write, not atomic:
+    /// hold a manager [`LockProxy`] around them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let manager = multiprocessing::Manager::new()?;
+    /// let v = manager.value(1.5f64)?;
+    /// v.set(&2.5)?;
+    /// assert_eq!(v.get()?, 2.5);
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub struct ValueProxy<T>;
+    kind: Value, typeid: "Value", types: T
 }
-proxy_impls!(ValueProxy<T>, Value, "Value", T);
 
 impl<T: Serialize + DeserializeOwned> ValueProxy<T> {
     /// The value (Python's `v.value`).
@@ -286,34 +263,31 @@ impl<T: Serialize + DeserializeOwned> ValueProxy<T> {
     }
 }
 
-/// A lock that lives in the manager's server process, like CPython's `manager.Lock()` (a
-/// `threading.Lock` in the server). Made by [`Manager::lock`](crate::Manager::lock).
-///
-/// As a `threading.Lock`, any process may release it. Unlike CPython's, a lock whose holder's
-/// connection closes (the holder exited or was killed without releasing) is released by the
-/// server, so the other processes are not blocked forever; the data it protected may then be
-/// half-updated, as with a robust mutex.
-///
-/// # Examples
-///
-/// ```
-/// let manager = multiprocessing::Manager::new()?;
-/// let lock = manager.lock()?;
-/// {
-///     let _guard = lock.guard()?; // Python's `with lock:`
-///     assert!(!lock.acquire_timeout(std::time::Duration::from_millis(10))?);
-/// }
-/// assert!(lock.try_acquire()?);
-/// lock.release()?;
-/// # Ok::<(), multiprocessing::Error>(())
-/// ```
-#[derive(Serialize, Deserialize)]
-pub struct LockProxy {
-    object: ObjectRef,
-    #[serde(skip)]
-    types: PhantomData<()>,
+proxy! {
+    /// A lock that lives in the manager's server process, like CPython's `manager.Lock()` (a
+    /// `threading.Lock` in the server). Made by [`Manager::lock`](crate::Manager::lock).
+    ///
+    /// As a `threading.Lock`, any process may release it. Unlike CPython's, a lock whose holder's
+    /// connection closes (the holder exited or was killed without releasing) is released by the
+    /// server, so the other processes are not blocked forever; the data it protected may then be
+    /// half-updated, as with a robust mutex.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let manager = multiprocessing::Manager::new()?;
+    /// let lock = manager.lock()?;
+    /// {
+    ///     let _guard = lock.guard()?; // Python's `with lock:`
+    ///     assert!(!lock.acquire_timeout(std::time::Duration::from_millis(10))?);
+    /// }
+    /// assert!(lock.try_acquire()?);
+    /// lock.release()?;
+    /// # Ok::<(), multiprocessing::Error>(())
+    /// ```
+    pub struct LockProxy;
+    kind: Lock, typeid: "Lock", types: ()
 }
-proxy_impls!(LockProxy, Lock, "Lock", ());
 
 impl LockProxy {
     /// Waits until the lock is free and takes it (Python's `lock.acquire()`).
@@ -321,13 +295,8 @@ impl LockProxy {
     /// # Errors
     /// [`Error::Eof`] or [`Error::Os`] when the server is gone.
     pub fn acquire(&self) -> Result<()> {
-        match self.acquire_op(true, None)? {
-            true => Ok(()),
-            false => Err(Error::Remote(format!(
-                "{}: acquire returned without the lock",
-                self.object.endpoint.name()
-            ))),
-        }
+        self.object
+            .expect_acquired(self.object.acquire(true, None)?, "the lock")
     }
 
     /// Takes the lock if it is free now; `false` if not (Python's `lock.acquire(False)`).
@@ -335,7 +304,7 @@ impl LockProxy {
     /// # Errors
     /// As [`acquire`](LockProxy::acquire).
     pub fn try_acquire(&self) -> Result<bool> {
-        self.acquire_op(false, None)
+        self.object.acquire(false, None)
     }
 
     /// Waits at most `timeout` for the lock; `false` if it stayed taken (Python's
@@ -344,14 +313,7 @@ impl LockProxy {
     /// # Errors
     /// As [`acquire`](LockProxy::acquire).
     pub fn acquire_timeout(&self, timeout: Duration) -> Result<bool> {
-        self.acquire_op(true, Some(timeout))
-    }
-
-    fn acquire_op(&self, block: bool, timeout: Option<Duration>) -> Result<bool> {
-        self.object.expect_bool(
-            self.object
-                .call_timeout(Op::Acquire { block, timeout }, timeout)?,
-        )
+        self.object.acquire(true, Some(timeout))
     }
 
     /// Releases the lock (Python's `lock.release()`).

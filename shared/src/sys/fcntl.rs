@@ -1,4 +1,13 @@
 //! `<fcntl.h>`: the close-on-exec flag, which decides what a re-executed child inherits.
+//!
+//! These take descriptor *numbers*, not `OwnedFd`s or `BorrowedFd`s: the numbers a spawned
+//! child must inherit, handled between `fork` and `exec` where nothing may allocate, and the
+//! numbers a child was told about and has not adopted yet. nix's `fcntl` wants a borrowed
+//! descriptor, which a number that may be closed cannot honestly be; raw `libc` it is.
+#![expect(
+    unsafe_code,
+    reason = "fcntl and close on descriptor numbers that no OwnedFd stands for (yet)"
+)]
 
 use std::io;
 use std::os::fd::{OwnedFd, RawFd};

@@ -5,11 +5,15 @@
 //! process's address space, so a process sleeping on a word in a `MAP_SHARED` memfd mapping is
 //! woken by a `FUTEX_WAKE` from any other process that maps the same page, at whatever address.
 //! `std::sync` uses private futexes, which is why its locks do not work across processes.
+#![expect(
+    unsafe_code,
+    reason = "the futex system call, which neither nix nor std wraps"
+)]
 
 use std::cell::Cell;
 use std::io;
-use std::sync::atomic::AtomicU32;
 use std::sync::Once;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::cvt;
@@ -91,20 +95,38 @@ pub(crate) fn current_tid() -> u32 {
             // Register before the first cache fill, so that no fork can copy a filled cache
             // into a child without the handler that clears it.
             register_fork_handler();
-            // SAFETY: gettid takes no arguments and cannot fail.
-            let raw = unsafe { libc::gettid() };
+            let raw = nix::unistd::gettid().as_raw();
             tid.set(u32::try_from(raw).unwrap_or(0));
         }
         tid.get()
     })
 }
 
+/// This process's id, or 0 until first asked (cached for the same reason as [`TID`]).
+static PID: AtomicU32 = AtomicU32::new(0);
+
+/// The calling process's id (`getpid`, the thread group id), which a lock records beside its
+/// holder's thread id, so that it can tell a holder in this process from one in another even
+/// after the holding thread has gone.
+pub(crate) fn current_pid() -> u32 {
+    match PID.load(Ordering::Relaxed) {
+        0 => {
+            register_fork_handler();
+            let pid = u32::try_from(nix::unistd::getpid().as_raw()).unwrap_or(0);
+            PID.store(pid, Ordering::Relaxed);
+            pid
+        }
+        pid => pid,
+    }
+}
+
 /// After a fork the child's one thread has a new id, but its thread-local cache still holds
-/// the parent thread's: clear it in the child.
+/// the parent thread's (and the process id cache the parent's): clear them in the child.
 fn register_fork_handler() {
     static ONCE: Once = Once::new();
     extern "C" fn in_child() {
         TID.with(|tid| tid.set(0));
+        PID.store(0, Ordering::Relaxed);
     }
     ONCE.call_once(|| {
         // SAFETY: `in_child` is a plain function that lives for the whole program and only

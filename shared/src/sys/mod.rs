@@ -3,10 +3,6 @@
 //! The rest of the crate calls these safe wrappers and never `libc` directly. Each wrapper
 //! passes the C return code through [`cvt`], which turns `-1` into the `errno` as an
 //! [`io::Error`].
-#![allow(
-    unsafe_code,
-    reason = "this module is the crate's one door to the operating system"
-)]
 
 use std::io;
 

@@ -1,47 +1,57 @@
 //! `<poll.h>`: waiting until descriptors are readable (a connection's data, a pidfd's exit, a
-//! pool's workers).
+//! pool's workers). nix's safe `poll`.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
-use std::time::{Duration, Instant};
+use std::os::fd::BorrowedFd;
+use std::time::Duration;
 
-use super::cvt;
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout};
 
-/// `poll`'s timeout argument for `timeout` (`None` waits forever: `-1`). Rounds up so a short
+use crate::deadline::Deadline;
+
+/// `poll`'s timeout argument for `timeout` (`None` waits forever). Rounds up so a short
 /// timeout does not become a busy loop of zero-length polls.
-fn timeout_ms(timeout: Option<Duration>) -> i32 {
-    timeout.map_or(-1, |t| {
-        i32::try_from(t.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
+fn poll_timeout(timeout: Option<Duration>) -> PollTimeout {
+    timeout.map_or(PollTimeout::NONE, |t| {
+        let ms = i32::try_from(t.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
+        PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
     })
+}
+
+/// What counts as readable: data, or the peer hung up or failed (the next read then returns at
+/// once, with the end of file or the error).
+fn ready(fd: &PollFd<'_>) -> bool {
+    fd.revents()
+        .is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR))
+}
+
+/// Whether `poll` reported a descriptor that is not open.
+fn invalid(fd: &PollFd<'_>) -> bool {
+    fd.revents().is_some_and(|r| r.contains(PollFlags::POLLNVAL))
 }
 
 /// Waits until `fd` is readable, or its peer hung up, or `timeout` passes (`None` waits
 /// forever). Returns whether it became readable (a hang-up counts: the next read sees the end
 /// of file at once). Retries on `EINTR` without extending the deadline.
 pub(crate) fn poll_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
-    let deadline = timeout.map(|t| Instant::now() + t);
+    let deadline = Deadline::after(timeout);
     loop {
-        let ms = timeout_ms(deadline.map(|d| d.saturating_duration_since(Instant::now())));
-        let mut pfd = libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: `pfd` is one valid pollfd and we pass a count of 1.
-        match cvt(unsafe { libc::poll(&mut pfd, 1, ms) }) {
+        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+        match nix::poll::poll(&mut fds, poll_timeout(deadline.left())) {
             Ok(0) => {
-                if deadline.is_some_and(|d| Instant::now() >= d) {
+                if deadline.passed() {
                     return Ok(false);
                 }
             }
             Ok(_) => {
-                if pfd.revents & libc::POLLNVAL != 0 {
+                if invalid(&fds[0]) {
                     return Err(io::Error::from_raw_os_error(libc::EBADF));
                 }
                 return Ok(true);
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -51,27 +61,14 @@ pub(crate) fn poll_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io
 /// block (a hang-up counts, the next read sees the end of file at once). All flags are `false`
 /// when the time ran out or a signal interrupted the wait; callers loop with their own deadline.
 pub(crate) fn poll_readable_many(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<Vec<bool>> {
-    let mut pfds: Vec<libc::pollfd> = fds
-        .iter()
-        .map(|fd| libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        })
-        .collect();
-    let count =
-        libc::nfds_t::try_from(pfds.len()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    // SAFETY: `pfds` is a valid, writable array of `count` pollfd structures for the call.
-    match cvt(unsafe { libc::poll(pfds.as_mut_ptr(), count, timeout_ms(timeout)) }) {
+    let mut pfds: Vec<PollFd<'_>> = fds.iter().map(|&fd| PollFd::new(fd, PollFlags::POLLIN)).collect();
+    match nix::poll::poll(&mut pfds, poll_timeout(timeout)) {
         Ok(_) => {}
-        Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(vec![false; fds.len()]),
-        Err(e) => return Err(e),
+        Err(Errno::EINTR) => return Ok(vec![false; fds.len()]),
+        Err(e) => return Err(e.into()),
     }
-    if pfds.iter().any(|p| p.revents & libc::POLLNVAL != 0) {
+    if pfds.iter().any(invalid) {
         return Err(io::Error::from_raw_os_error(libc::EBADF));
     }
-    Ok(pfds
-        .iter()
-        .map(|p| p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0)
-        .collect())
+    Ok(pfds.iter().map(ready).collect())
 }

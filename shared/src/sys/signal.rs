@@ -1,13 +1,21 @@
-//! `<signal.h>`: sending signals and naming them.
+//! `<signal.h>`: sending signals, naming them, and the dispositions a child starts with.
+#![expect(
+    unsafe_code,
+    reason = "nix's signal() is unsafe even for SIG_IGN and SIG_DFL; libc's is used for those"
+)]
 
 use std::io;
 
-use super::cvt;
+use nix::sys::signal::Signal;
+
+/// The signal numbered `signal`, for nix's calls; an unknown number is `EINVAL`.
+fn signal_of(signal: i32) -> io::Result<Signal> {
+    Signal::try_from(signal).map_err(io::Error::from)
+}
 
 /// Sends `signal` to process `pid`.
 pub(crate) fn kill(pid: libc::pid_t, signal: i32) -> io::Result<()> {
-    // SAFETY: kill only takes integers; a bad pid or signal comes back as an errno.
-    cvt(unsafe { libc::kill(pid, signal) }).map(drop)
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal_of(signal)?).map_err(io::Error::from)
 }
 
 /// The conventional name of a signal number, e.g. `SIGKILL` for 9.
@@ -22,7 +30,7 @@ pub(crate) fn kill(pid: libc::pid_t, signal: i32) -> io::Result<()> {
 /// assert_eq!(signal_name(15), "SIGTERM");
 /// ```
 pub fn signal_name(signal: i32) -> String {
-    match nix::sys::signal::Signal::try_from(signal) {
+    match Signal::try_from(signal) {
         Ok(s) => s.as_str().to_string(),
         Err(_) => format!("signal {signal}"),
     }
@@ -31,9 +39,7 @@ pub fn signal_name(signal: i32) -> String {
 /// Asks the kernel to send `signal` to this process when its parent thread exits
 /// (`PR_SET_PDEATHSIG`), so a child never outlives a parent that was killed.
 pub(crate) fn set_parent_death_signal(signal: i32) -> io::Result<()> {
-    let arg = libc::c_ulong::try_from(signal).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    // SAFETY: PR_SET_PDEATHSIG takes a signal number as its one argument; no pointers.
-    cvt(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, arg, 0, 0, 0) }).map(drop)
+    nix::sys::prctl::set_pdeathsig(signal_of(signal)?).map_err(io::Error::from)
 }
 
 /// Sets the disposition of `signal` to ignored (`ignore`) or to its default action. Used by the
@@ -47,4 +53,13 @@ pub(crate) fn set_ignored(signal: i32, ignore: bool) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// Gives `signal` back its default action and unblocks it in the calling thread, whatever the
+/// program made of it (a handler, `SIG_IGN`, a blocked mask), so that it ends the process.
+pub(crate) fn restore_default(signal: i32) -> io::Result<()> {
+    set_ignored(signal, false)?;
+    let mut set = nix::sys::signal::SigSet::empty();
+    set.add(signal_of(signal)?);
+    set.thread_unblock().map_err(io::Error::from)
 }

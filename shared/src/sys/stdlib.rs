@@ -1,4 +1,5 @@
 //! `<stdlib.h>`: handlers that run at a normal process exit.
+#![expect(unsafe_code, reason = "atexit, which nix does not wrap")]
 
 use std::io;
 

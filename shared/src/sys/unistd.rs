@@ -1,9 +1,18 @@
 //! `<unistd.h>`: fork, _exit, process ids, and descriptors.
+//!
+//! nix's safe wrappers where it has them (`getpid`, `getppid`, `gettid`, `dup2_stdin`); raw
+//! `libc` for what nix lacks (`_exit`, `pthread_atfork`; `sysconf` without its `feature`
+//! feature) and for `dup2` onto a number nobody owns yet (nix's `dup2` wants the target as an
+//! `OwnedFd`).
+#![expect(
+    unsafe_code,
+    reason = "fork, _exit, pthread_atfork, sysconf and dup2 onto a raw number have no safe wrapper here"
+)]
 
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Once;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use super::cvt;
 
@@ -25,12 +34,16 @@ pub(crate) enum Fork {
 pub(crate) unsafe fn fork() -> io::Result<Fork> {
     // SAFETY: fork has no memory-safety preconditions of its own; the caller upholds the
     // post-fork obligations documented above.
-    let pid = cvt(unsafe { libc::fork() })?;
-    if pid == 0 {
-        // The `pthread_atfork` handler did this already if `getpid` ever ran; it costs nothing.
-        forget_pid();
-    }
-    Ok(if pid == 0 { Fork::Child } else { Fork::Parent(pid) })
+    let forked = unsafe { nix::unistd::fork() }.map_err(io::Error::from)?;
+    Ok(match forked {
+        nix::unistd::ForkResult::Child => {
+            // The `pthread_atfork` handler did this already if `getpid` ever ran; it costs
+            // nothing.
+            forget_pid();
+            Fork::Child
+        }
+        nix::unistd::ForkResult::Parent { child } => Fork::Parent(child.as_raw()),
+    })
 }
 
 /// Ends the calling process at once with `code`: no atexit handlers, no destructors, no flush.
@@ -62,8 +75,7 @@ fn ask_pid() -> libc::pid_t {
             CACHE_PID.store(false, Ordering::Relaxed);
         }
     });
-    // SAFETY: getpid takes no arguments and cannot fail.
-    let pid = unsafe { libc::getpid() };
+    let pid = nix::unistd::getpid().as_raw();
     if CACHE_PID.load(Ordering::Relaxed) {
         PID.store(pid, Ordering::Relaxed);
     }
@@ -85,28 +97,26 @@ extern "C" fn forget_pid_in_child() {
 
 /// The calling thread's kernel thread id; it equals [`getpid`] in the main thread only.
 pub(crate) fn gettid() -> libc::pid_t {
-    // SAFETY: gettid takes no arguments and cannot fail.
-    unsafe { libc::gettid() }
+    nix::unistd::gettid().as_raw()
 }
 
 /// The parent's process id.
 pub(crate) fn getppid() -> libc::pid_t {
-    // SAFETY: getppid takes no arguments and cannot fail.
-    unsafe { libc::getppid() }
+    nix::unistd::getppid().as_raw()
 }
 
 /// The number of processors online, as `os.cpu_count()` reports it.
 pub(crate) fn cpu_count() -> usize {
+    // nix's `sysconf` sits behind its `feature` feature, which the crate does not enable for
+    // this one call.
     // SAFETY: sysconf takes an integer name and has no other preconditions.
     let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
     usize::try_from(n).ok().filter(|&n| n > 0).unwrap_or(1)
 }
 
-/// Opens `/dev/null` read-only and puts it on descriptor `fd` (CPython does this to a child's
-/// standard input, so two processes never read the same terminal).
-pub(crate) fn redirect_to_dev_null(fd: RawFd) -> io::Result<()> {
-    let devnull = std::fs::File::open("/dev/null")?;
-    dup2(std::os::fd::AsRawFd::as_raw_fd(&devnull), fd)
+/// Puts `file` on the standard input (descriptor 0), closing what was there.
+pub(crate) fn dup_onto_stdin(file: impl AsFd) -> io::Result<()> {
+    nix::unistd::dup2_stdin(file).map_err(io::Error::from)
 }
 
 /// Makes `new` a copy of `old`, closing what `new` was.

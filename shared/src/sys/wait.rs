@@ -1,4 +1,13 @@
 //! `<sys/wait.h>` and `pidfd_open`: learning that a child ended, and how.
+//!
+//! Raw `libc` on purpose: nix's `WaitStatus` decodes the signal that ended a child into its
+//! `Signal` enum, which has no real-time signals (`SIGRTMIN+n`), so a child killed by one would
+//! come back as an error after it was reaped, and its exit code would be lost. nix has no
+//! `pidfd_open` at all.
+#![expect(
+    unsafe_code,
+    reason = "waitpid with a raw status word, and pidfd_open, which no crate wraps"
+)]
 
 use std::io;
 use std::os::fd::OwnedFd;
@@ -18,6 +27,22 @@ pub(crate) fn try_wait(pid: libc::pid_t) -> io::Result<Option<ExitCode>> {
         return Ok(None);
     }
     Ok(Some(decode_status(status)))
+}
+
+/// Waits until child `pid` has ended, without reaping it (`waitid` with `WNOWAIT`): the caller
+/// reaps it afterwards with [`try_wait`], under the lock that keeps signals away from a reaped
+/// pid. Retries on `EINTR`.
+pub(crate) fn wait_exited(pid: libc::pid_t) -> io::Result<()> {
+    use nix::sys::wait::{Id, WaitPidFlag, waitid};
+    loop {
+        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
+        match waitid(Id::Pid(nix::unistd::Pid::from_raw(pid)), flags) {
+            // nix could not name the signal that ended it (a real-time one): ended all the same.
+            Ok(_) | Err(nix::errno::Errno::EINVAL) => return Ok(()),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// Turns a `waitpid` status into CPython's exit code.

@@ -8,11 +8,15 @@
 //! and reported as a failure.
 //!
 //! `cargo test -p multiprocessing --test NAME -- FILTER` runs the tests whose names contain
-//! `FILTER`.
+//! `FILTER` (`--exact`: whose name is `FILTER`), as libtest does. Tests run a few at a time (one
+//! more than the machine has cores); `-- --test-threads=1` or `RUST_TEST_THREADS=1` runs them one
+//! by one. Each file lists its tests with [`case!`], which names each test once.
 #![allow(dead_code, reason = "each test file uses the parts it needs")]
 
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitCode, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// One test: its name, its body, and how long it may take.
@@ -32,6 +36,22 @@ pub const fn test(name: &'static str, body: fn()) -> Test {
         body,
         limit: Duration::from_secs(60),
     }
+}
+
+/// One test, named once: `case!(body)` runs `fn body()` under its own name with the default
+/// limit, `case!(body, 240)` with a limit of 240 seconds. The name is what `cargo test -p
+/// multiprocessing --test FILE -- NAME` matches, as libtest's filter does.
+macro_rules! case {
+    ($body:ident) => {
+        $crate::common::test(stringify!($body), $body)
+    };
+    ($body:ident, $secs:literal) => {
+        $crate::common::Test {
+            name: stringify!($body),
+            body: $body,
+            limit: std::time::Duration::from_secs($secs),
+        }
+    };
 }
 
 /// The environment variable that tells a copy of the binary which test to run.
@@ -59,29 +79,57 @@ pub fn run(tests: &[Test]) -> ExitCode {
         return ExitCode::SUCCESS;
     }
 
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
-    let selected: Vec<&Test> = tests
-        .iter()
-        .filter(|t| args.is_empty() || args.iter().any(|a| t.name.contains(a.as_str())))
-        .collect();
-    println!("\nrunning {} tests", selected.len());
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let mut failed = Vec::new();
-    for test in &selected {
-        let started = Instant::now();
-        let verdict = run_one(&exe, test);
-        let took = started.elapsed();
-        match verdict {
-            Ok(()) => println!("test {} ... ok ({took:.2?})", test.name),
-            Err(why) => {
-                println!("test {} ... FAILED ({took:.2?})\n{why}", test.name);
-                failed.push(test.name);
-            }
+    // libtest's command line, as far as it applies: filters match a part of the name, or the
+    // whole name with `--exact`; other flags (`--nocapture`, ...) are accepted and ignored.
+    let exact = std::env::args().any(|a| a == "--exact");
+    let mut args = Vec::new();
+    let mut all = std::env::args().skip(1);
+    while let Some(arg) = all.next() {
+        if arg == "--test-threads" {
+            all.next(); // its value, read by `jobs`
+        } else if !arg.starts_with("--") {
+            args.push(arg);
         }
     }
+    let matches = |name: &str, filter: &str| {
+        if exact {
+            name == filter
+        } else {
+            name.contains(filter)
+        }
+    };
+    let selected: Vec<&Test> = tests
+        .iter()
+        .filter(|t| args.is_empty() || args.iter().any(|a| matches(t.name, a)))
+        .collect();
+    let jobs = jobs().min(selected.len()).max(1);
+    println!("\nrunning {} tests ({jobs} at a time)", selected.len());
+    let exe = std::env::current_exe().expect("the test binary's path");
+    // Each test is a process of its own, so several run at once, as libtest runs tests on
+    // several threads: most of them wait (for children, timeouts, sleeps) rather than compute.
+    // The harness's threads only start processes (std's Command execs right after the fork) and
+    // watch them; the test bodies run in those fresh processes, never on these threads.
+    let next = AtomicUsize::new(0);
+    let failed = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                while let Some(test) = selected.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let started = Instant::now();
+                    let verdict = run_one(&exe, test);
+                    let took = started.elapsed();
+                    match verdict {
+                        Ok(()) => println!("test {} ... ok ({took:.2?})", test.name),
+                        Err(why) => {
+                            println!("test {} ... FAILED ({took:.2?})\n{why}", test.name);
+                            failed.lock().unwrap().push(test.name);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let failed = failed.into_inner().unwrap();
     let passed = selected.len() - failed.len();
     if !failed.is_empty() {
         println!("\nfailures:");
@@ -99,6 +147,24 @@ pub fn run(tests: &[Test]) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// How many tests run at once: libtest's `--test-threads N` or `RUST_TEST_THREADS`, else one more
+/// than the machine has cores (the tests mostly wait, so one extra keeps the cores busy).
+fn jobs() -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    let from_args = args.iter().enumerate().find_map(|(i, a)| {
+        a.strip_prefix("--test-threads=").map(str::to_owned).or_else(|| {
+            (a == "--test-threads")
+                .then(|| args.get(i + 1).cloned())
+                .flatten()
+        })
+    });
+    from_args
+        .or_else(|| std::env::var("RUST_TEST_THREADS").ok())
+        .and_then(|n| n.parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()) + 1)
 }
 
 fn run_one(exe: &std::path::Path, test: &Test) -> Result<(), String> {
@@ -184,7 +250,7 @@ pub fn eventually(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
 /// Starts `target(args)` in a child process.
 pub fn spawn<A>(target: fn(A), args: A) -> multiprocessing::Process
 where
-    A: serde::Serialize + serde::de::DeserializeOwned + 'static,
+    A: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
 {
     start(multiprocessing::Process::new(target, args))
 }
@@ -240,4 +306,20 @@ pub fn nap_ms(ms: u64) -> u64 {
 pub fn shared_mappings() -> usize {
     let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
     maps.lines().filter(|l| l.contains("memfd:mp-heap")).count()
+}
+
+/// A byte pattern that a shifted or truncated copy cannot match.
+pub fn pattern(len: usize, seed: u32) -> Vec<u8> {
+    // One block of a prime length, repeated: no shift by a multiple of a page or of a pipe's
+    // buffer lines up with it, and the copies go at memcpy speed even in a debug build.
+    const PERIOD: u32 = 65_521;
+    let block: Vec<u8> = (0..PERIOD.min(len as u32))
+        .map(|i| (i.wrapping_mul(2_654_435_761) ^ seed).to_le_bytes()[3])
+        .collect();
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        let n = (len - out.len()).min(block.len());
+        out.extend_from_slice(&block[..n]);
+    }
+    out
 }

@@ -1,0 +1,555 @@
+//! The shared-memory ring under every queue: a byte ring in a `MAP_SHARED` block, a write
+//! lock held by a producer for one whole message, a read lock held by a consumer for one whole
+//! message, and futex words to sleep on. Messages that fit are copied in and out whole here;
+//! messages larger than the ring stream through it ([`stream`](super::stream)).
+//!
+//! # Layout
+//! A header, then the ring. Every message is one or more chunks, each a
+//! `[length: u32][flags: u32]` header at an 8-aligned position and its payload.
+//!
+//! # One store per step
+//! Each side's whole state is one 64-bit word, an [`End`]: the producers' `HEAD` (bytes and
+//! messages published, and whether a message is half streamed) and the consumers' `TAIL` (bytes
+//! and messages taken, and whether a message is half read). A producer publishes a message and
+//! counts it in one store; a consumer frees its bytes and counts it out in one store. So a
+//! process killed at any instruction leaves the two words consistent: the queue's length and
+//! its `maxsize` room are computed from them and cannot drift (issue 14: a producer killed while
+//! it held a semaphore slot used to take that slot with it for ever).
+#![expect(
+    unsafe_code,
+    reason = "copying message bytes in and out of a shared-memory ring"
+)]
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use super::buffer::{GATHER_BUF, with_buffer};
+use super::wait::{notify, wait_until};
+use crate::deadline::Deadline;
+use crate::error::{Error, Result};
+use crate::heap::SharedBlock;
+use crate::synchronize::{Lock, OWNER_CHECK_INTERVAL, SEM_VALUE_MAX, sleepers};
+
+/// The smallest ring we make (one page).
+const MIN_CAPACITY: usize = 4096;
+/// The largest ring we make.
+const MAX_CAPACITY: usize = 1 << 30;
+
+// The header before the ring. Fields written by producers and by consumers sit on separate
+// cache lines, so the two sides do not slow each other down.
+/// The producers' [`End`]: bytes and messages published, and whether a message is streaming.
+const HEAD: usize = 64;
+/// The thread id of a producer streaming a message, or 0 if it gave up (producers write it).
+pub(super) const WRITER_TID: usize = 72;
+/// The consumers' [`End`]: bytes consumed and messages taken, and whether one is half read.
+const TAIL: usize = 128;
+/// Futex word bumped when data is published, and the number of processes sleeping on it.
+const DATA_SEQ: usize = 192;
+const DATA_SLEEPERS: usize = 196;
+/// Futex word bumped when room is freed, and the number of processes sleeping on it.
+const SPACE_SEQ: usize = 256;
+const SPACE_SLEEPERS: usize = 260;
+/// A `JoinableQueue`'s tasks marked done (a futex word, counted as [`End::count`] is), and the
+/// joiners sleeping on it.
+const DONE: usize = 384;
+const JOIN_SLEEPERS: usize = 388;
+/// Where the ring starts.
+const HEADER: usize = 448;
+
+/// A chunk header: `[payload length: u32][flags: u32]`, at an 8-aligned ring position.
+pub(super) const CHUNK_HEADER: u64 = 8;
+/// The chunk starts a message.
+pub(super) const FIRST: u32 = 1;
+/// The chunk ends a message.
+pub(super) const LAST: u32 = 2;
+/// The message being streamed was abandoned by its producer; its chunks so far are void.
+pub(super) const ABORT: u32 = 4;
+
+/// Messages up to this size are copied out onto the stack and decoded from there.
+const SMALL: usize = 512;
+
+/// Counts are kept modulo 2^31 (31 bits of an [`End`]); a ring holds at most 2^27 messages (a
+/// 1 GiB ring of empty ones), so differences of counts are never ambiguous.
+const COUNT_MASK: u32 = (1 << 31) - 1;
+
+/// Rounds a payload length up to the ring's 8-byte grain.
+pub(super) fn pad(len: u64) -> u64 {
+    len.next_multiple_of(8)
+}
+
+/// `a - b` of two counts kept modulo 2^31.
+pub(super) fn count_diff(a: u32, b: u32) -> u32 {
+    a.wrapping_sub(b) & COUNT_MASK
+}
+
+/// One side of the ring, packed into one 64-bit word so that a single store moves all of it:
+/// `pos` in the low 32 bits, `count` in the next 31, `streaming` in the top bit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct End {
+    /// Bytes published (or consumed) since the queue was made, modulo 2^32. A ring holds at
+    /// most 2^30 bytes, so `head - tail` (wrapping) is always the bytes in the ring, and
+    /// `pos % capacity` is the place in the ring.
+    pub(super) pos: u32,
+    /// Messages published (or taken) since the queue was made, modulo 2^31.
+    pub(super) count: u32,
+    /// The producers' word: a message is half published (its producer streams the rest). The
+    /// consumers' word: a message is half read (its consumer reads the rest).
+    pub(super) streaming: bool,
+}
+
+impl End {
+    fn unpack(word: u64) -> End {
+        End {
+            pos: word as u32,
+            count: (word >> 32) as u32 & COUNT_MASK,
+            streaming: word >> 63 != 0,
+        }
+    }
+
+    fn pack(self) -> u64 {
+        u64::from(self.pos) | u64::from(self.count & COUNT_MASK) << 32 | u64::from(self.streaming) << 63
+    }
+
+    /// This end moved on by `bytes` and `messages` (each message counted once), with
+    /// `streaming` as given.
+    pub(super) fn advanced(self, bytes: u64, messages: u32, streaming: bool) -> End {
+        End {
+            pos: self.pos.wrapping_add(bytes as u32),
+            count: self.count.wrapping_add(messages) & COUNT_MASK,
+            streaming,
+        }
+    }
+}
+
+/// What a queue handle refers to: the shared memory and the two locks.
+#[derive(Clone, Serialize, Deserialize)]
+pub(super) struct Ring {
+    /// The header and the ring.
+    block: SharedBlock,
+    pub(super) capacity: u64,
+    /// Held by a producer for the whole of one message.
+    pub(super) write_lock: Lock,
+    /// Held by a consumer for the whole of one message.
+    pub(super) read_lock: Lock,
+    /// At most this many messages (0: no limit), Python's `maxsize`.
+    pub(super) maxsize: usize,
+    joinable: bool,
+}
+
+impl Ring {
+    /// A ring of at least `capacity` bytes (rounded up to a power of two, at least a page, at
+    /// most 1 GiB) for a queue of at most `maxsize` items (0: no limit).
+    pub(super) fn new(maxsize: usize, capacity: usize, joinable: bool) -> Result<Ring> {
+        // At most 1 GiB, so that a chunk's length always fits its 32-bit header field.
+        let capacity = capacity.clamp(MIN_CAPACITY, MAX_CAPACITY).next_power_of_two();
+        if maxsize > SEM_VALUE_MAX as usize {
+            return Err(Error::state(format!(
+                "Queue(maxsize={maxsize}): maxsize exceeds SEM_VALUE_MAX"
+            )));
+        }
+        Ok(Ring {
+            block: SharedBlock::new(HEADER + capacity)?,
+            capacity: capacity as u64,
+            write_lock: Lock::new()?,
+            read_lock: Lock::new()?,
+            maxsize,
+            joinable,
+        })
+    }
+
+    fn u64(&self, offset: usize) -> &AtomicU64 {
+        self.block.atomic_u64(offset)
+    }
+
+    pub(super) fn u32(&self, offset: usize) -> &AtomicU32 {
+        self.block.atomic_u32(offset)
+    }
+
+    /// The producers' end.
+    pub(super) fn head(&self) -> End {
+        End::unpack(self.u64(HEAD).load(Ordering::Acquire))
+    }
+
+    /// The consumers' end.
+    pub(super) fn tail(&self) -> End {
+        End::unpack(self.u64(TAIL).load(Ordering::Acquire))
+    }
+
+    /// Both ends, the consumers' read first: whatever happens in between, the producers' end
+    /// is then at least as far on, so the differences are never negative.
+    fn ends(&self) -> (End, End) {
+        let tail = self.tail();
+        (self.head(), tail)
+    }
+
+    /// The bytes in the ring.
+    fn used(&self) -> u64 {
+        let (head, tail) = self.ends();
+        u64::from(head.pos.wrapping_sub(tail.pos))
+    }
+
+    pub(super) fn free(&self) -> u64 {
+        self.capacity - self.used()
+    }
+
+    /// Whether bytes are waiting to be consumed.
+    pub(super) fn has_data(&self) -> bool {
+        let (head, tail) = self.ends();
+        head.pos != tail.pos
+    }
+
+    /// The number of messages published and not yet taken (`qsize`).
+    pub(super) fn items(&self) -> u64 {
+        let (head, tail) = self.ends();
+        u64::from(count_diff(head.count, tail.count))
+    }
+
+    /// Whether a new message may start: fewer than `maxsize` messages wait.
+    pub(super) fn below_maxsize(&self) -> bool {
+        self.maxsize == 0 || self.items() < self.maxsize as u64
+    }
+
+    /// Copies `src` into the ring at stream position `pos`, wrapping around the end.
+    /// The caller holds the write lock and has checked that the bytes are free.
+    pub(super) fn ring_write(&self, pos: u32, src: &[u8]) {
+        let start = (u64::from(pos) & (self.capacity - 1)) as usize;
+        let first = src.len().min(self.capacity as usize - start);
+        let ring = self.block.as_ptr().wrapping_add(HEADER);
+        // SAFETY: `start + first <= capacity`, inside the block (HEADER + capacity bytes),
+        // which lives as long as `self`. These bytes are free space: only the write-lock
+        // holder (us) writes them, and no consumer reads them until we publish `head`.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), ring.add(start), first) };
+        if first < src.len() {
+            // SAFETY: the rest, `src.len() - first <= capacity` bytes, goes to the start of
+            // the ring, under the same guarantee.
+            unsafe { std::ptr::copy_nonoverlapping(src.as_ptr().add(first), ring, src.len() - first) };
+        }
+    }
+
+    /// Copies `dst.len()` bytes out of the ring from stream position `pos`. The caller holds
+    /// the read lock and has seen `head` beyond these bytes.
+    pub(super) fn ring_read(&self, pos: u32, dst: &mut [u8]) {
+        let start = (u64::from(pos) & (self.capacity - 1)) as usize;
+        let first = dst.len().min(self.capacity as usize - start);
+        let ring = self.block.as_ptr().wrapping_add(HEADER);
+        // SAFETY: in bounds as in `ring_write`. The bytes were published (our acquire load of
+        // `head` synchronizes with the producer's release store), and no producer writes them
+        // again until we advance `tail`.
+        unsafe { std::ptr::copy_nonoverlapping(ring.add(start), dst.as_mut_ptr(), first) };
+        if first < dst.len() {
+            // SAFETY: the wrapped rest, under the same guarantee.
+            unsafe { std::ptr::copy_nonoverlapping(ring, dst.as_mut_ptr().add(first), dst.len() - first) };
+        }
+    }
+
+    /// The `len` bytes at stream position `pos`, in place, if they do not wrap around the
+    /// ring's end. The caller holds the read lock, has seen `head` beyond these bytes, and
+    /// drops the slice before it advances `tail` past them.
+    fn ring_slice(&self, pos: u32, len: usize) -> Option<&[u8]> {
+        let start = (u64::from(pos) & (self.capacity - 1)) as usize;
+        if start + len > self.capacity as usize {
+            return None;
+        }
+        let ring = self.block.as_ptr().wrapping_add(HEADER);
+        // SAFETY: `start + len <= capacity`, inside the block, which outlives the borrow of
+        // `self`. The bytes were published before our load of `head`, and no process writes
+        // them until `tail` moves past them, which our caller does only after this slice is
+        // gone; so nothing mutates them while the shared slice lives.
+        Some(unsafe { std::slice::from_raw_parts(ring.add(start), len) })
+    }
+
+    pub(super) fn write_chunk_header(&self, pos: u32, len: u32, flags: u32) {
+        let mut h = [0u8; 8];
+        h[..4].copy_from_slice(&len.to_le_bytes());
+        h[4..].copy_from_slice(&flags.to_le_bytes());
+        self.ring_write(pos, &h);
+    }
+
+    pub(super) fn read_chunk_header(&self, pos: u32) -> (u32, u32) {
+        let mut h = [0u8; 8];
+        self.ring_read(pos, &mut h);
+        (
+            u32::from_le_bytes([h[0], h[1], h[2], h[3]]),
+            u32::from_le_bytes([h[4], h[5], h[6], h[7]]),
+        )
+    }
+
+    /// Makes `head` the producers' end (the bytes before it visible, its messages counted in)
+    /// and wakes the consumers that sleep. The caller holds the write lock.
+    ///
+    /// A release store is enough (a plain store on x86, where a sequentially consistent one is
+    /// a full barrier): it makes the bytes visible to a consumer's acquire load of `HEAD`, and
+    /// no wake-up can be lost, because `notify` then bumps the futex word with a sequentially
+    /// consistent step, which a sleeper reads before it looks at `HEAD` (see `wait`).
+    pub(super) fn publish(&self, head: End) {
+        self.u64(HEAD).store(head.pack(), Ordering::Release);
+        notify(self.u32(DATA_SEQ), self.u32(DATA_SLEEPERS));
+    }
+
+    /// Makes `tail` the consumers' end (the bytes before it free, its messages counted out)
+    /// and wakes the producers that sleep. The caller holds the read lock. A release store, as
+    /// in [`publish`](Ring::publish).
+    pub(super) fn consume(&self, tail: End) {
+        self.u64(TAIL).store(tail.pack(), Ordering::Release);
+        notify(self.u32(SPACE_SEQ), self.u32(SPACE_SLEEPERS));
+    }
+
+    /// Waits until `ready()`, for data (`data` true) or for room; gives up at `deadline`.
+    /// A consumer that waits long for data looks for a producer that died mid-message.
+    pub(super) fn wait(&self, data: bool, deadline: Deadline, ready: impl FnMut() -> bool) -> bool {
+        let (seq, sleepers) = if data {
+            (DATA_SEQ, DATA_SLEEPERS)
+        } else {
+            (SPACE_SEQ, SPACE_SLEEPERS)
+        };
+        let idle = || {
+            if data {
+                self.abort_abandoned_message();
+            }
+        };
+        wait_until(self.u32(seq), self.u32(sleepers), deadline, ready, idle)
+    }
+
+    /// Puts one encoded message, waiting until `deadline` for room (an item slot under
+    /// `maxsize`, and bytes in the ring). Returns `Error::Full` when it gave up.
+    pub(super) fn put_bytes(&self, payload: &[u8], deadline: Deadline) -> Result<()> {
+        let guard = match deadline.left() {
+            None => self.write_lock.acquire(),
+            Some(left) => self.write_lock.acquire_timeout(left).ok_or(Error::Full)?,
+        };
+        if !self.finish_abandoned(&guard, deadline) {
+            return Err(Error::Full);
+        }
+        let len = payload.len() as u64;
+        let need = CHUNK_HEADER + pad(len);
+        if need > self.capacity {
+            return self.put_streamed(payload, deadline);
+        }
+        if !self.wait(false, deadline, || self.below_maxsize() && self.free() >= need) {
+            return Err(Error::Full);
+        }
+        let head = self.head();
+        self.write_chunk_header(head.pos, len as u32, FIRST | LAST);
+        self.ring_write(head.pos.wrapping_add(CHUNK_HEADER as u32), payload);
+        self.publish(head.advanced(need, 1, false));
+        Ok(())
+    }
+
+    /// Takes one message and hands its bytes to `decode`. Returns `Error::Empty` when it gave
+    /// up at `deadline`.
+    ///
+    /// A small message is copied onto the stack and decoded after the read lock is released;
+    /// a bigger one is decoded where it lies in the ring (no copy, no allocation besides the
+    /// value's own) before its room is freed; one that wraps around the ring's end, or streams
+    /// through it, is gathered into a vector first.
+    pub(super) fn get_with<R>(&self, deadline: Deadline, decode: impl FnOnce(&[u8]) -> R) -> Result<R> {
+        let guard = match deadline.left() {
+            None => self.read_lock.acquire(),
+            Some(left) => self.read_lock.acquire_timeout(left).ok_or(Error::Empty)?,
+        };
+        if self.tail().streaming {
+            // A consumer died in the middle of a streamed message: skip what is left of it.
+            self.skip_rest(deadline)?;
+        }
+        loop {
+            let (tail, len, flags) = self.next_chunk(deadline)?;
+            let chunk = CHUNK_HEADER + pad(u64::from(len));
+            let at = tail.pos.wrapping_add(CHUNK_HEADER as u32);
+            if flags == FIRST | LAST {
+                let len = len as usize;
+                let taken = tail.advanced(chunk, 1, false);
+                if len <= SMALL {
+                    let mut buf = [0u8; SMALL];
+                    self.ring_read(at, &mut buf[..len]);
+                    self.consume(taken);
+                    drop(guard);
+                    return Ok(decode(&buf[..len]));
+                }
+                if let Some(bytes) = self.ring_slice(at, len) {
+                    let value = decode(bytes);
+                    self.consume(taken);
+                    return Ok(value);
+                }
+                return Ok(with_buffer(&GATHER_BUF, |buf| {
+                    buf.resize(len, 0);
+                    self.ring_read(at, buf);
+                    self.consume(taken);
+                    drop(guard);
+                    decode(buf)
+                }));
+            }
+            if flags & FIRST != 0 {
+                return with_buffer(&GATHER_BUF, |buf| {
+                    self.get_streamed(guard, len, buf)?;
+                    Ok(decode(buf))
+                });
+            }
+            // An abort marker that ends no message (a producer marked one twice, or died
+            // after starting to mark it): nothing to count.
+            self.consume(tail.advanced(chunk, 0, false));
+        }
+    }
+
+    /// With the read lock held: waits until `deadline` for a published chunk, then reads its
+    /// header at the tail and checks it ([`check_chunk`](Ring::check_chunk)) before its length is
+    /// trusted. Returns the tail, the chunk's length and its flags; `Error::Empty` when it gave up
+    /// at `deadline`.
+    pub(super) fn next_chunk(&self, deadline: Deadline) -> Result<(End, u32, u32)> {
+        if !self.wait(true, deadline, || self.has_data()) {
+            return Err(Error::Empty);
+        }
+        let tail = self.tail();
+        let (len, flags) = self.read_chunk_header(tail.pos);
+        self.check_chunk(tail, len, flags)?;
+        Ok((tail, len, flags))
+    }
+
+    /// Checks a chunk header at `tail` before trusting its length: every chunk is published
+    /// whole, so a length that runs past the published bytes, or flags no producer writes,
+    /// mean the shared memory was overwritten (a stray write by some process that maps it).
+    /// Reading on would copy from outside the ring; instead everything published so far is
+    /// dropped, the caller gets an error that says so, and later messages arrive intact.
+    pub(super) fn check_chunk(&self, tail: End, len: u32, flags: u32) -> Result<()> {
+        let head = self.head();
+        let published = u64::from(head.pos.wrapping_sub(tail.pos));
+        let fits = CHUNK_HEADER + pad(u64::from(len)) <= published;
+        let known =
+            matches!(flags, 0 | FIRST | LAST) || flags == FIRST | LAST || (flags == ABORT && len == 0);
+        let first_ok = flags & FIRST == 0 || len >= 8 || flags & LAST != 0;
+        if fits && known && first_ok {
+            return Ok(());
+        }
+        let dropped = count_diff(head.count, tail.count);
+        self.consume(End {
+            streaming: false,
+            ..head
+        });
+        // Nobody will mark the dropped messages done.
+        self.count_done(dropped);
+        Err(Error::Remote(format!(
+            "Queue: corrupt message header (length {len}, flags {flags:#x}) with {published} bytes \
+             published: the queue's shared memory was overwritten; those bytes were dropped",
+        )))
+    }
+
+    /// Counts `n` tasks of a `JoinableQueue` done that no consumer will mark (messages lost
+    /// with a consumer that died reading them, or dropped as corrupt).
+    ///
+    /// This is a second store after the one that took the messages: a consumer killed between
+    /// the two leaves the tasks unfinished, and `join` waits for them (as CPython's does for a
+    /// consumer that died before `task_done`); the queue's length and room are not affected.
+    pub(super) fn count_done(&self, n: u32) {
+        if self.joinable && n > 0 {
+            self.u32(DONE).fetch_add(n, Ordering::SeqCst);
+            sleepers::wake(self.u32(DONE), self.u32(JOIN_SLEEPERS), u32::MAX);
+        }
+    }
+
+    /// The tasks of a `JoinableQueue` put and not yet marked done, given the `done` count.
+    /// A count of more `task_done`s than tasks (which `task_done` refuses, but an aborted
+    /// message can uncount a task after its check) reads as none.
+    fn unfinished(&self, done: u32) -> u32 {
+        let n = count_diff(self.head().count, done);
+        if n > COUNT_MASK / 2 { 0 } else { n }
+    }
+
+    /// Marks one task of a `JoinableQueue` done, and wakes the joiners when none is left.
+    pub(super) fn task_done(&self) -> Result<()> {
+        let done = self.u32(DONE);
+        let mut seen = done.load(Ordering::SeqCst);
+        loop {
+            if self.unfinished(seen) == 0 {
+                return Err(Error::state("JoinableQueue.task_done(): called too many times"));
+            }
+            match done.compare_exchange_weak(seen, seen.wrapping_add(1), Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => break,
+                Err(now) => seen = now,
+            }
+        }
+        if self.unfinished(seen.wrapping_add(1)) == 0 {
+            sleepers::wake(done, self.u32(JOIN_SLEEPERS), u32::MAX);
+        }
+        Ok(())
+    }
+
+    /// Waits until every task of a `JoinableQueue` is done, or `deadline`; returns whether
+    /// they all were. Sleeps in slices of [`OWNER_CHECK_INTERVAL`]: a message aborted by a
+    /// dead producer uncounts its task without a `task_done` to wake anyone.
+    pub(super) fn join(&self, deadline: Deadline) -> bool {
+        let done = self.u32(DONE);
+        loop {
+            if self.unfinished(done.load(Ordering::SeqCst)) == 0 {
+                return true;
+            }
+            let slice = deadline.left_at_most(OWNER_CHECK_INTERVAL);
+            if slice.is_zero() {
+                return false;
+            }
+            sleepers::sleep(done, self.u32(JOIN_SLEEPERS), Some(slice), |seen| {
+                self.unfinished(seen) != 0
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_end_packs_into_one_word_and_wraps() {
+        let end = End {
+            pos: u32::MAX - 7,
+            count: COUNT_MASK,
+            streaming: true,
+        };
+        assert_eq!(End::unpack(end.pack()), end);
+        let next = end.advanced(16, 1, false);
+        assert_eq!((next.pos, next.count, next.streaming), (8, 0, false));
+        assert_eq!(next.pos.wrapping_sub(end.pos), 16);
+        assert_eq!(count_diff(next.count, end.count), 1);
+    }
+
+    /// Positions and counts wrap (after 4 GiB and 2^31 messages): a ring set just before both
+    /// wraps carries whole and streamed messages across them, and counts right.
+    #[test]
+    fn positions_and_counts_wrap() {
+        let ring = Ring::new(3, 4096, true).unwrap();
+        let start = End {
+            pos: u32::MAX - 100,
+            count: COUNT_MASK - 1,
+            streaming: false,
+        };
+        ring.u64(HEAD).store(start.pack(), Ordering::SeqCst);
+        ring.u64(TAIL).store(start.pack(), Ordering::SeqCst);
+        ring.u32(DONE).store(start.count, Ordering::SeqCst);
+        let now = || Deadline::after(Some(std::time::Duration::ZERO));
+        for round in 0..3u8 {
+            let small = vec![round; 700];
+            ring.put_bytes(&small, now()).unwrap();
+            ring.put_bytes(&small, now()).unwrap();
+            assert_eq!(ring.items(), 2);
+            ring.put_bytes(&[1], now()).unwrap();
+            assert!(
+                matches!(ring.put_bytes(&[2], now()), Err(Error::Full)),
+                "maxsize 3"
+            );
+            for want in [&small[..], &small[..], &[1]] {
+                assert_eq!(ring.get_with(now(), <[u8]>::to_vec).unwrap(), want);
+                ring.task_done().unwrap();
+            }
+            assert_eq!(ring.items(), 0);
+            assert!(ring.join(now()));
+            assert!(ring.task_done().is_err());
+        }
+        // A message three times the ring streams through it, across the wraps too.
+        let big: Vec<u8> = (0..12_000u32).map(|i| i as u8).collect();
+        std::thread::scope(|s| {
+            s.spawn(|| ring.put_bytes(&big, Deadline::NEVER).unwrap());
+            assert_eq!(ring.get_with(Deadline::NEVER, <[u8]>::to_vec).unwrap(), big);
+        });
+        assert_eq!(ring.items(), 0);
+        assert!(!ring.tail().streaming && !ring.head().streaming);
+    }
+}

@@ -1,0 +1,209 @@
+//! The mutex word that [`Lock`](super::Lock) and [`RLock`](super::RLock) share: who holds it,
+//! how a waiter sleeps on it, and how a waiter takes it over from a holder that died.
+//!
+//! Also the trait through which a [`Condition`](super::Condition), a
+//! [`Value`](crate::Value) or an [`Array`](crate::Array) uses either lock.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use crate::deadline::Deadline;
+use crate::heap::SharedBlock;
+use crate::sys::futex::{self, Wake};
+
+use super::OWNER_CHECK_INTERVAL;
+use super::owner::Owner;
+
+/// Set in a mutex word when some process may be sleeping on it, so the releaser must wake one.
+const WAITERS: u32 = 1 << 31;
+/// The holder's thread id (0 when unlocked). Linux thread ids are below 2^22.
+const TID_MASK: u32 = !WAITERS;
+
+/// The mutex's words at the start of a lock's block, by byte offset: the word itself, and the
+/// process id of its holder (written by each acquirer, read only to print the owner).
+const WORD: usize = 0;
+const HOLDER_PID: usize = 4;
+
+pub(crate) use private::{Acquired, Sealed};
+
+/// The mutex at the start of a lock's block.
+pub(super) struct Mutex<'a>(&'a SharedBlock);
+
+impl<'a> Mutex<'a> {
+    /// The bytes a mutex takes at the start of a block; a lock keeps its own words after them.
+    pub(super) const SIZE: usize = 8;
+
+    /// The mutex whose words start `block`.
+    pub(super) fn at(block: &'a SharedBlock) -> Mutex<'a> {
+        Mutex(block)
+    }
+
+    fn word(&self) -> &'a AtomicU32 {
+        self.0.atomic_u32(WORD)
+    }
+
+    fn holder_pid(&self) -> &'a AtomicU32 {
+        self.0.atomic_u32(HOLDER_PID)
+    }
+
+    /// The thread id of the holder, or 0 when it is free.
+    pub(super) fn holder(&self) -> u32 {
+        self.word().load(Ordering::Relaxed) & TID_MASK
+    }
+
+    /// Whether the calling thread holds it.
+    pub(super) fn held_by_me(&self) -> bool {
+        self.holder() == futex::current_tid()
+    }
+
+    /// Who holds it, as CPython's `__repr__` names the holder.
+    pub(super) fn owner(&self) -> Owner {
+        match self.holder() {
+            0 => Owner::Nobody,
+            tid if tid == futex::current_tid() => Owner::Me,
+            _ if self.holder_pid().load(Ordering::Relaxed) == futex::current_pid() => Owner::OtherThread,
+            _ => Owner::OtherProcess,
+        }
+    }
+
+    /// Takes the mutex for the calling thread, waiting at most `timeout` (`None`: forever).
+    pub(super) fn acquire(&self, timeout: Option<Duration>) -> Acquired {
+        let acquired = acquire(self.word(), futex::current_tid(), timeout);
+        if acquired != Acquired::TimedOut {
+            self.holder_pid().store(futex::current_pid(), Ordering::Relaxed);
+        }
+        acquired
+    }
+
+    /// Frees the mutex, waking one sleeper if there may be any. Returns whether it was locked.
+    pub(super) fn release(&self) -> bool {
+        release(self.word())
+    }
+}
+
+/// Takes the mutex `word` for thread `me`, waiting at most `timeout` (`None`: forever).
+///
+/// The word is 0 when free, else the holder's thread id, plus [`WAITERS`] once someone sleeps.
+/// The fast path is one compare-exchange; the slow path is a classic three-state futex mutex
+/// (Drepper, "Futexes Are Tricky", mutex 2), except that the holder is named, so that a
+/// waiter that sleeps a full [`OWNER_CHECK_INTERVAL`] can check whether it is still alive.
+fn acquire(word: &AtomicU32, me: u32, timeout: Option<Duration>) -> Acquired {
+    if word
+        .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+        .is_ok()
+    {
+        return Acquired::Yes;
+    }
+    let deadline = Deadline::after(timeout);
+    loop {
+        let mut c = word.load(Ordering::Relaxed);
+        if c == 0 {
+            // We have contended, so others may be asleep too: keep the waiters bit set so that
+            // our release wakes one of them.
+            match word.compare_exchange(0, me | WAITERS, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => return Acquired::Yes,
+                Err(_) => continue,
+            }
+        }
+        if deadline.passed() {
+            // Before giving up, make sure we are not waiting on the dead.
+            return if take_from_dead(word, c, me) {
+                Acquired::OwnerDied
+            } else {
+                Acquired::TimedOut
+            };
+        }
+        if c & WAITERS == 0 {
+            if word
+                .compare_exchange(c, c | WAITERS, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+            {
+                continue;
+            }
+            c |= WAITERS;
+        }
+        let slice = deadline.left_at_most(OWNER_CHECK_INTERVAL);
+        // The futex call fails only for a bad address or operation, which a word of ours in
+        // shared memory never is.
+        let woke = futex::wait(word, c, Some(slice)).expect("FUTEX_WAIT on a shared-memory word");
+        if woke == Wake::TimedOut && take_from_dead(word, c, me) {
+            return Acquired::OwnerDied;
+        }
+    }
+}
+
+/// If the word still reads `seen` and its holder is dead, takes it over for `me`.
+fn take_from_dead(word: &AtomicU32, seen: u32, me: u32) -> bool {
+    let holder = seen & TID_MASK;
+    if holder == 0 || holder == me || futex::thread_alive(holder) {
+        return false;
+    }
+    // Others may be asleep on the word: keep them wakeable.
+    word.compare_exchange(seen, me | WAITERS, Ordering::Acquire, Ordering::Relaxed)
+        .is_ok()
+        || word
+            .compare_exchange(seen | WAITERS, me | WAITERS, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+}
+
+/// Frees the mutex `word`, waking one sleeper if there may be any. Returns whether it was
+/// locked.
+fn release(word: &AtomicU32) -> bool {
+    let previous = word.swap(0, Ordering::Release);
+    if previous & WAITERS != 0 {
+        futex::wake(word, 1).expect("FUTEX_WAKE on a shared-memory word");
+    }
+    previous != 0
+}
+
+/// What a [`Condition`](super::Condition), a [`Value`](crate::Value) or an
+/// [`Array`](crate::Array) needs from its lock; implemented by [`Lock`](super::Lock) and
+/// [`RLock`](super::RLock) only (the trait is sealed).
+///
+/// # Examples
+///
+/// ```
+/// use multiprocessing::{Condition, Lock, RLock, SyncLock, Value};
+///
+/// // Generic code can take either lock.
+/// fn counter<L: SyncLock>(lock: L) -> multiprocessing::Result<Value<i32, L>> {
+///     Value::with_lock(0, lock)
+/// }
+///
+/// let a = counter(Lock::new()?)?;
+/// let b = counter(RLock::new()?)?;
+/// let _cond: Condition<Lock> = Condition::with_lock(Lock::new()?)?;
+/// assert_eq!(a.get() + b.get(), 0);
+/// # Ok::<(), multiprocessing::Error>(())
+/// ```
+pub trait SyncLock: private::Sealed {}
+
+mod private {
+    use crate::error::Result;
+    use std::time::Duration;
+
+    /// The outcome of a raw acquire.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Acquired {
+        /// Acquired.
+        Yes,
+        /// Acquired, taken over from a holder that died.
+        OwnerDied,
+        /// Not acquired within the timeout.
+        TimedOut,
+    }
+
+    /// The crate-internal half of [`super::SyncLock`].
+    pub trait Sealed {
+        /// Acquires like `acquire(timeout)`.
+        fn raw_acquire(&self, timeout: Option<Duration>) -> Acquired;
+        /// Releases once.
+        fn raw_release(&self) -> Result<()>;
+        /// Whether the calling thread holds the lock.
+        fn is_owned(&self) -> bool;
+        /// Releases completely (every recursive level), returning what to restore.
+        fn release_save(&self) -> Result<u32>;
+        /// Acquires again and restores what `release_save` returned.
+        fn acquire_restore(&self, saved: u32);
+    }
+}
