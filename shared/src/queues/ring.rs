@@ -44,12 +44,11 @@ const HEAD: usize = 64;
 pub(super) const WRITER_TID: usize = 72;
 /// The consumers' [`End`]: bytes consumed and messages taken, and whether one is half read.
 const TAIL: usize = 128;
-/// Futex word bumped when data is published, and the number of processes sleeping on it.
+/// Futex word bumped when data is published; its low bit says a consumer sleeps on it (see
+/// [`notify`]).
 const DATA_SEQ: usize = 192;
-const DATA_SLEEPERS: usize = 196;
-/// Futex word bumped when room is freed, and the number of processes sleeping on it.
+/// Futex word bumped when room is freed; its low bit says a producer sleeps on it.
 const SPACE_SEQ: usize = 256;
-const SPACE_SLEEPERS: usize = 260;
 /// A `JoinableQueue`'s tasks marked done (a futex word, counted as [`End::count`] is), and the
 /// joiners sleeping on it.
 const DONE: usize = 384;
@@ -284,7 +283,7 @@ impl Ring {
     /// consistent step, which a sleeper reads before it looks at `HEAD` (see `wait`).
     pub(super) fn publish(&self, head: End) {
         self.u64(HEAD).store(head.pack(), Ordering::Release);
-        notify(self.u32(DATA_SEQ), self.u32(DATA_SLEEPERS));
+        notify(self.u32(DATA_SEQ));
     }
 
     /// Makes `tail` the consumers' end (the bytes before it free, its messages counted out)
@@ -292,23 +291,19 @@ impl Ring {
     /// in [`publish`](Ring::publish).
     pub(super) fn consume(&self, tail: End) {
         self.u64(TAIL).store(tail.pack(), Ordering::Release);
-        notify(self.u32(SPACE_SEQ), self.u32(SPACE_SLEEPERS));
+        notify(self.u32(SPACE_SEQ));
     }
 
     /// Waits until `ready()`, for data (`data` true) or for room; gives up at `deadline`.
     /// A consumer that waits long for data looks for a producer that died mid-message.
     pub(super) fn wait(&self, data: bool, deadline: Deadline, ready: impl FnMut() -> bool) -> bool {
-        let (seq, sleepers) = if data {
-            (DATA_SEQ, DATA_SLEEPERS)
-        } else {
-            (SPACE_SEQ, SPACE_SLEEPERS)
-        };
+        let seq = if data { DATA_SEQ } else { SPACE_SEQ };
         let idle = || {
             if data {
                 self.abort_abandoned_message();
             }
         };
-        wait_until(self.u32(seq), self.u32(sleepers), deadline, ready, idle)
+        wait_until(self.u32(seq), deadline, ready, idle)
     }
 
     /// Puts one encoded message, waiting until `deadline` for room (an item slot under

@@ -1,8 +1,10 @@
 //! How a ring's producer waits for room and its consumer for data: check, spin a little, then
 //! sleep on a futex word through [`sleepers`](crate::synchronize::sleepers), which argues once
-//! why no wake-up is lost.
+//! why no wake-up is lost. Every change wakes every sleeper, so the word carries its own
+//! waiting bit ([`sleep_flagged`](sleepers::sleep_flagged)): once the sleepers are woken, the
+//! puts that follow make no system call until one of them waits again.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::AtomicU32;
 use std::time::{Duration, Instant};
 
 use crate::deadline::Deadline;
@@ -22,26 +24,25 @@ const SPIN_TIME: Duration = Duration::from_micros(10);
 const SPIN_CHECKS: u32 = 16;
 
 /// Bumps the futex word `seq` after the caller changed the state a waiter checks, and wakes
-/// every process asleep on it: no system call when nobody sleeps.
-pub(super) fn notify(seq: &AtomicU32, sleepers: &AtomicU32) {
-    seq.fetch_add(1, Ordering::SeqCst);
-    sleepers::wake(seq, sleepers, u32::MAX);
+/// every process asleep on it: no system call when nobody announced itself since the last
+/// wake-up.
+pub(super) fn notify(seq: &AtomicU32) {
+    sleepers::wake_all_flagged(seq);
 }
 
 /// Waits until `ready()` or `deadline`: checks once (no clock is read when the state is already
 /// there, the common case of a `put` into a ring with room), spins a little, then sleeps on
-/// `seq`, announced in `sleepers` (see [`notify`]). Calls `idle` after each
+/// `seq` with its waiting bit set (see [`notify`]). Calls `idle` after each
 /// [`OWNER_CHECK_INTERVAL`] asleep, so the caller can look for a dead peer.
 ///
-/// `ready` is checked after the sleeper has counted itself and read `seq` (inside
-/// [`sleepers::sleep`]), which is what keeps a wake-up from being lost: the notifier changes
-/// the state before it bumps `seq`. The state itself may be a release store that `ready`
-/// reads with an acquire load: a sleeper that reads the bumped `seq` synchronizes with the
-/// bump and sees the new state; one that read `seq` before the bump either finds the word
-/// changed in the kernel or is counted when the notifier looks, and woken.
+/// `ready` is checked after the sleeper has set the bit and read `seq` in one step (inside
+/// [`sleepers::sleep_flagged`]), which is what keeps a wake-up from being lost: the notifier
+/// changes the state before it bumps `seq`. The state itself may be a release store that
+/// `ready` reads with an acquire load: a sleeper whose read-modify-write of `seq` follows the
+/// bump synchronizes with it and sees the new state; one whose step came first either finds the
+/// word changed in the kernel or is woken, as the notifier sees its bit.
 pub(super) fn wait_until(
     seq: &AtomicU32,
-    sleepers: &AtomicU32,
     deadline: Deadline,
     mut ready: impl FnMut() -> bool,
     mut idle: impl FnMut(),
@@ -69,7 +70,7 @@ pub(super) fn wait_until(
         if slice.is_zero() {
             return ready();
         }
-        let woke = sleepers::sleep(seq, sleepers, Some(slice), |_| !ready());
+        let woke = sleepers::sleep_flagged(seq, Some(slice), || !ready());
         if ready() {
             return true;
         }
@@ -82,17 +83,21 @@ pub(super) fn wait_until(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::Ordering;
 
     #[test]
     fn a_ready_state_returns_at_once_and_a_passed_deadline_gives_up() {
-        let (seq, sleepers) = (AtomicU32::new(0), AtomicU32::new(0));
-        assert!(wait_until(&seq, &sleepers, Deadline::NEVER, || true, || ()));
+        let seq = AtomicU32::new(0);
+        assert!(wait_until(&seq, Deadline::NEVER, || true, || ()));
         let past = Deadline::after(Some(Duration::ZERO));
-        assert!(!wait_until(&seq, &sleepers, past, || false, || ()));
+        assert!(!wait_until(&seq, past, || false, || ()));
         let soon = Deadline::after(Some(Duration::from_millis(20)));
         let started = Instant::now();
-        assert!(!wait_until(&seq, &sleepers, soon, || false, || ()));
+        assert!(!wait_until(&seq, soon, || false, || ()));
         assert!(started.elapsed() >= Duration::from_millis(20));
-        assert_eq!(sleepers.load(Ordering::SeqCst), 0);
+        // The sleeper left its bit: the next notify wakes (nobody) and clears it.
+        assert_eq!(seq.load(Ordering::SeqCst) & 1, 1);
+        notify(&seq);
+        assert_eq!(seq.load(Ordering::SeqCst) & 1, 0);
     }
 }

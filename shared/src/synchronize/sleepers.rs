@@ -1,8 +1,8 @@
 //! The futex wait that every blocking object of the runtime shares: a word that changes when
 //! the object's state changes, a count of the processes asleep on it, and the rule that makes
-//! a wake-up impossible to lose. Locks, semaphores, conditions, barriers and the queues'
-//! ring all sleep through [`sleep`] and wake through [`wake`], so the argument below is made
-//! once.
+//! a wake-up impossible to lose. Locks, semaphores, conditions and barriers sleep through
+//! [`sleep`] and wake through [`wake`]; the queues' ring, whose every wake-up wakes everyone,
+//! through [`sleep_flagged`] and [`wake_all_flagged`]. Each argument is made once, here.
 //!
 //! # Why no wake-up is lost
 //! A sleeper (1) counts itself in `sleepers`, (2) reads `word`, (3) checks its condition with
@@ -17,6 +17,24 @@
 //!
 //! The count lets an uncontended waker skip the system call: a release that nobody waits for
 //! costs one atomic read.
+//!
+//! # Words that always wake everyone: a waiting bit instead of a count
+//! A count stays up until each woken sleeper has run again, and a busy waker (a queue's
+//! producer, putting every few hundred nanoseconds) calls `FUTEX_WAKE` on every change in
+//! between, although everyone is already awake. Where every wake-up wakes all sleepers, the
+//! announcement is instead the low bit of the word itself ([`sleep_flagged`],
+//! [`wake_all_flagged`]): a sleeper (1) sets the bit and reads the word in one atomic step,
+//! (2) checks its condition, and (3) sleeps only while the word still holds the value read in
+//! (1), bit included. A waker (a) changes the state, then (b) bumps the word and clears the bit
+//! in one atomic step, and calls `FUTEX_WAKE` only if the bit was set. Steps (1) and (b) are
+//! read-modify-writes of one word, so one comes first:
+//! - if (1) comes first, (b) sees the bit and wakes everyone; a sleeper not asleep yet finds the
+//!   word changed in (3), bit and count, and does not sleep;
+//! - if (b) comes first, (1) reads the word (b) wrote, and so sees the state (a) changed: the
+//!   sleeper's check in (2) finds it.
+//!
+//! A woken sleeper that must wait again sets the bit again, so the next change wakes it; a waker
+//! that finds the bit clear (everyone already woken, nobody asleep) makes no system call.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -56,6 +74,40 @@ pub(crate) fn wake(word: &AtomicU32, sleepers: &AtomicU32, n: u32) {
     }
 }
 
+/// The announcement bit of a word slept on with [`sleep_flagged`].
+const WAITING: u32 = 1;
+
+/// Sleeps on `word` for at most `timeout` (`None`: until woken), announced by the word's low
+/// bit, unless `blocked()`, asked after the announcement, says the caller need not wait. For
+/// words whose every wake-up is [`wake_all_flagged`] (see the module's second argument).
+///
+/// Returns as [`sleep`] does; the caller loops the same way.
+pub(crate) fn sleep_flagged(
+    word: &AtomicU32,
+    timeout: Option<Duration>,
+    blocked: impl FnOnce() -> bool,
+) -> Wake {
+    let seen = word.fetch_or(WAITING, Ordering::SeqCst) | WAITING;
+    if !blocked() {
+        return Wake::Woken;
+    }
+    futex::wait(word, seen, timeout).expect("FUTEX_WAIT on a shared-memory word")
+}
+
+/// Changes `word` after the caller changed the state, and wakes every process asleep on it in
+/// [`sleep_flagged`]: no system call unless one announced itself since the last wake-up.
+pub(crate) fn wake_all_flagged(word: &AtomicU32) {
+    // Bump the count above the bit and clear the bit: (v | 1) + 1 is v + 2 with bit 0 clear.
+    let old = word
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| {
+            Some((v | WAITING).wrapping_add(1))
+        })
+        .unwrap_or_else(|v| v);
+    if old & WAITING != 0 {
+        futex::wake(word, u32::MAX).expect("FUTEX_WAKE on a shared-memory word");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,6 +128,43 @@ mod tests {
         let woke = sleep(&word, &sleepers, Some(Duration::from_millis(5)), |v| v == 0);
         assert_eq!(woke, Wake::TimedOut);
         assert_eq!(sleepers.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn a_flagged_word_wakes_once_then_skips_the_call() {
+        let word = AtomicU32::new(0);
+        // Not blocked: the bit is set, no sleep.
+        assert_eq!(sleep_flagged(&word, None, || false), Wake::Woken);
+        assert_eq!(word.load(Ordering::SeqCst), 1);
+        // The waker clears the bit and bumps the count; the next one finds no bit.
+        wake_all_flagged(&word);
+        assert_eq!(word.load(Ordering::SeqCst), 2);
+        wake_all_flagged(&word);
+        assert_eq!(word.load(Ordering::SeqCst), 4);
+        // A blocked sleeper that nobody wakes times out, its bit left for the next waker.
+        let woke = sleep_flagged(&word, Some(Duration::from_millis(5)), || true);
+        assert_eq!(woke, Wake::TimedOut);
+        assert_eq!(word.load(Ordering::SeqCst), 5);
+    }
+
+    #[test]
+    fn a_flagged_sleeper_in_another_thread_is_woken() {
+        static WORD: AtomicU32 = AtomicU32::new(0);
+        static READY: AtomicU32 = AtomicU32::new(0);
+        let t = std::thread::spawn(|| {
+            while READY.load(Ordering::SeqCst) == 0 {
+                sleep_flagged(&WORD, Some(Duration::from_secs(10)), || {
+                    READY.load(Ordering::SeqCst) == 0
+                });
+            }
+        });
+        std::thread::sleep(Duration::from_millis(10));
+        let started = std::time::Instant::now();
+        READY.store(1, Ordering::SeqCst);
+        wake_all_flagged(&WORD);
+        t.join().unwrap();
+        // A lost wake-up would leave the thread asleep for its 10 s timeout.
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 
     #[test]
