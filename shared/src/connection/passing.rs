@@ -21,8 +21,9 @@
 //! hand, outside any channel, hold the number; no receiver but a child decoding its arguments
 //! adopts it.)
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::thread::LocalKey;
 
 use serde::{Deserialize, Serialize};
 
@@ -48,55 +49,110 @@ pub(crate) enum Route {
     Refused(&'static str),
 }
 
-/// The message being encoded on this thread, while [`encode_for`] runs.
-struct Outgoing {
-    route: Route,
-    fds: Vec<RawFd>,
-    /// Why a value could not go, if one could not: the sender gets it as an `Error::State`
-    /// naming the channel (not as a codec error, as `codec::refuse` gives).
+/// The message being encoded or decoded on this thread, in two parts: `Scope`, a `Copy` cell
+/// set and put back around every message (a thread-local with nothing to drop costs a load and a
+/// store), and `Owned`, the descriptors and the refusal, touched only by a message that holds a
+/// value owning a descriptor (or refused). Nearly every message owns none, and pays for no more.
+#[derive(Clone, Copy)]
+struct Scope<S: Copy> {
+    /// Where the message goes (a [`Route`]) or comes from (a channel's name); `None` outside
+    /// any message.
+    message: Option<S>,
+    /// Whether this message has put anything in its `Owned` part.
+    owned: bool,
+}
+
+impl<S: Copy> Scope<S> {
+    const NONE: Scope<S> = Scope {
+        message: None,
+        owned: false,
+    };
+}
+
+/// What a message's values own: the descriptors that go (or came) with it, and why a value
+/// could not go (or be taken), if one could not: the caller gets it as an `Error::State` naming
+/// the channel (not as a codec error, as `codec::refuse` gives).
+struct Owned<F> {
+    fds: Vec<F>,
     refused: Option<String>,
 }
 
-/// The message being decoded on this thread, while [`decode_with`] runs.
-struct Incoming {
-    from: &'static str,
-    fds: Vec<Option<OwnedFd>>,
-    /// Why a value was refused, if one was.
-    refused: Option<String>,
+impl<F> Owned<F> {
+    const EMPTY: Owned<F> = Owned {
+        fds: Vec::new(),
+        refused: None,
+    };
+
+    fn refuse(&mut self, why: &str) {
+        self.refused.get_or_insert_with(|| why.to_owned());
+    }
 }
+
+type ScopeKey<S> = &'static LocalKey<Cell<Scope<S>>>;
+type OwnedKey<F> = &'static LocalKey<RefCell<Owned<F>>>;
 
 thread_local! {
-    static OUTGOING: RefCell<Option<Outgoing>> = const { RefCell::new(None) };
-    static INCOMING: RefCell<Option<Incoming>> = const { RefCell::new(None) };
+    static OUT_SCOPE: Cell<Scope<Route>> = const { Cell::new(Scope::NONE) };
+    static OUT_OWNED: RefCell<Owned<RawFd>> = const { RefCell::new(Owned::EMPTY) };
+    static IN_SCOPE: Cell<Scope<&'static str>> = const { Cell::new(Scope::NONE) };
+    static IN_OWNED: RefCell<Owned<Option<OwnedFd>>> = const { RefCell::new(Owned::EMPTY) };
 }
 
-/// Puts back what a thread-local held before a nested `encode_for`/`decode_with`, even if the
-/// encoding or decoding panicked.
-struct Restore<T: 'static> {
-    key: &'static std::thread::LocalKey<RefCell<Option<T>>>,
-    outer: Option<Option<T>>,
+/// One message's scope on this thread: entered with [`Entered::enter`], left by
+/// [`Entered::leave`] or, if the encoding or decoding panicked, when dropped. Puts back what an
+/// outer message (a nested `encode_for` or `decode_with`) held. A message that owns nothing
+/// touches the thread-locals twice: one `replace` in, one out.
+struct Entered<S: Copy + 'static, F: 'static> {
+    scope: ScopeKey<S>,
+    owned: OwnedKey<F>,
+    outer: Scope<S>,
+    /// The outer message's `Owned` part, set aside while this one runs (only when it had one).
+    outer_owned: Option<Owned<F>>,
+    left: bool,
 }
 
-impl<T: 'static> Restore<T> {
-    fn set(key: &'static std::thread::LocalKey<RefCell<Option<T>>>, value: T) -> Restore<T> {
-        let outer = key.with(|cell| cell.replace(Some(value)));
-        Restore {
-            key,
-            outer: Some(outer),
+impl<S: Copy + 'static, F: 'static> Entered<S, F> {
+    fn enter(scope: ScopeKey<S>, owned: OwnedKey<F>, message: S) -> Entered<S, F> {
+        let outer = scope.replace(Scope {
+            message: Some(message),
+            owned: false,
+        });
+        let outer_owned = outer.owned.then(|| owned.replace(Owned::EMPTY));
+        Entered {
+            scope,
+            owned,
+            outer,
+            outer_owned,
+            left: false,
         }
     }
 
-    /// Ends the scope and returns what it held.
-    fn take(mut self) -> Option<T> {
-        let outer = self.outer.take().expect("taken once");
-        self.key.with(|cell| cell.replace(outer))
+    /// Leaves the scope, puts the outer message back, and returns what this message's values
+    /// own (empty if they own nothing).
+    fn leave(mut self) -> Owned<F> {
+        self.left = true;
+        let now = self.scope.replace(self.outer);
+        match (now.owned, self.outer_owned.take()) {
+            (false, None) => Owned::EMPTY,
+            (true, outer) => self.owned.replace(outer.unwrap_or(Owned::EMPTY)),
+            (false, Some(outer)) => {
+                self.owned.replace(outer);
+                Owned::EMPTY
+            }
+        }
     }
 }
 
-impl<T: 'static> Drop for Restore<T> {
+impl<S: Copy + 'static, F: 'static> Drop for Entered<S, F> {
+    /// After a panic: leaves the scope, dropping this message's part (closing the descriptors
+    /// it received and did not claim).
     fn drop(&mut self) {
-        if let Some(outer) = self.outer.take() {
-            self.key.with(|cell| cell.replace(outer));
+        if !self.left {
+            let entered = Entered {
+                outer_owned: self.outer_owned.take(),
+                ..*self
+            };
+            drop(entered.leave());
         }
     }
 }
@@ -112,16 +168,9 @@ pub(crate) fn encode_for(
     route: Route,
     encode: impl FnOnce() -> Result<(), CodecError>,
 ) -> Result<Vec<RawFd>> {
-    let scope = Restore::set(
-        &OUTGOING,
-        Outgoing {
-            route,
-            fds: Vec::new(),
-            refused: None,
-        },
-    );
+    let entered = Entered::enter(&OUT_SCOPE, &OUT_OWNED, route);
     let encoded = encode();
-    let out = scope.take().expect("set by this scope");
+    let out = entered.leave();
     match (encoded, out.refused) {
         (_, Some(why)) => Err(Error::State(why)),
         (Err(e), None) => Err(e.into()),
@@ -140,17 +189,14 @@ pub(crate) fn decode_with<T>(
     fds: Vec<OwnedFd>,
     decode: impl FnOnce() -> Result<T, CodecError>,
 ) -> Result<T> {
-    let fds = fds.into_iter().map(Some).collect();
-    let scope = Restore::set(
-        &INCOMING,
-        Incoming {
-            from,
-            fds,
-            refused: None,
-        },
-    );
+    let entered = Entered::enter(&IN_SCOPE, &IN_OWNED, from);
+    if !fds.is_empty() {
+        with_owned(&IN_SCOPE, &IN_OWNED, |_, incoming| {
+            incoming.fds = fds.into_iter().map(Some).collect();
+        });
+    }
     let decoded = decode();
-    let incoming = scope.take().expect("set by this scope");
+    let incoming = entered.leave();
     match (decoded, incoming.refused) {
         (Ok(value), _) => Ok(value),
         (Err(_), Some(why)) => Err(Error::State(why)),
@@ -158,15 +204,24 @@ pub(crate) fn decode_with<T>(
     }
 }
 
+/// Runs `f` on the `Owned` part of the message in scope on this thread (marking the message as
+/// owning something); `None` outside any message.
+fn with_owned<S: Copy, F, R>(
+    scope: ScopeKey<S>,
+    owned: OwnedKey<F>,
+    f: impl FnOnce(S, &mut Owned<F>) -> R,
+) -> Option<R> {
+    let now = scope.get();
+    let message = now.message?;
+    scope.set(Scope { owned: true, ..now });
+    Some(owned.with_borrow_mut(|owned| f(message, owned)))
+}
+
 /// For a `Serialize` impl that refuses its value for a reason of its own (a closed
 /// connection): keeps the reason for the sender's error (the codec keeps no message of ours),
 /// and returns it.
 pub(crate) fn refuse(why: String) -> String {
-    OUTGOING.with(|cell| {
-        if let Some(out) = cell.borrow_mut().as_mut() {
-            out.refused.get_or_insert_with(|| why.clone());
-        }
-    });
+    with_owned(&OUT_SCOPE, &OUT_OWNED, |_, out| out.refuse(&why));
     why
 }
 
@@ -174,10 +229,8 @@ pub(crate) fn refuse(why: String) -> String {
 /// descriptor goes, or why it cannot.
 pub(crate) fn fd_out(fd: BorrowedFd<'_>, what: &str) -> Result<FdRef, String> {
     let raw = fd.as_raw_fd();
-    let routed = OUTGOING.with(|cell| {
-        let mut cell = cell.borrow_mut();
-        let out = cell.as_mut()?;
-        let routed = match out.route {
+    let routed = with_owned(&OUT_SCOPE, &OUT_OWNED, |route, out| {
+        let routed = match route {
             Route::Unix if out.fds.len() >= scm::MAX_FDS => Err(format!(
                 "{what} cannot be sent: one message carries at most {} descriptors",
                 scm::MAX_FDS
@@ -192,9 +245,9 @@ pub(crate) fn fd_out(fd: BorrowedFd<'_>, what: &str) -> Result<FdRef, String> {
             )),
         };
         if let Err(why) = &routed {
-            out.refused.get_or_insert_with(|| why.clone());
+            out.refuse(why);
         }
-        Some(routed)
+        routed
     });
     if let Some(routed) = routed {
         return routed;
@@ -210,10 +263,7 @@ pub(crate) fn fd_out(fd: BorrowedFd<'_>, what: &str) -> Result<FdRef, String> {
 /// `fd` names, taken from the message being decoded or, in a child decoding its arguments,
 /// adopted from what it inherited. Anything else is refused.
 pub(crate) fn fd_in(fd: FdRef, what: &str) -> Result<OwnedFd, String> {
-    let received = INCOMING.with(|cell| {
-        let mut cell = cell.borrow_mut();
-        let incoming = cell.as_mut()?;
-        let from = incoming.from;
+    let received = with_owned(&IN_SCOPE, &IN_OWNED, |from, incoming| {
         let received = match fd {
             FdRef::Passed(i) => incoming
                 .fds
@@ -226,9 +276,9 @@ pub(crate) fn fd_in(fd: FdRef, what: &str) -> Result<OwnedFd, String> {
             )),
         };
         if let Err(why) = &received {
-            incoming.refused.get_or_insert_with(|| why.clone());
+            incoming.refuse(why);
         }
-        Some(received)
+        received
     });
     if let Some(received) = received {
         return received;
@@ -275,6 +325,47 @@ mod tests {
         );
         // Outside any message: the number, which only a child decoding its arguments adopts.
         assert!(matches!(fd_out(a.as_fd(), "x"), Ok(FdRef::Inherited(n)) if n == a.as_raw_fd()));
+    }
+
+    #[test]
+    fn a_nested_message_keeps_its_descriptors_apart() {
+        let (a, b) = socketpair().unwrap();
+        let outer = encode_for(Route::Unix, || {
+            assert!(matches!(fd_out(a.as_fd(), "x"), Ok(FdRef::Passed(0))));
+            let inner = encode_for(Route::Unix, || {
+                assert!(matches!(fd_out(b.as_fd(), "y"), Ok(FdRef::Passed(0))));
+                Ok(())
+            });
+            assert_eq!(inner.unwrap(), [b.as_raw_fd()]);
+            let refused = encode_for(Route::Refused("a pipe"), || {
+                fd_out(b.as_fd(), "y").unwrap_err();
+                Ok(())
+            });
+            assert!(refused.is_err());
+            assert!(matches!(fd_out(b.as_fd(), "x"), Ok(FdRef::Passed(1))));
+            Ok(())
+        });
+        // The outer message has its own two, and no refusal of the inner one.
+        assert_eq!(outer.unwrap(), [a.as_raw_fd(), b.as_raw_fd()]);
+    }
+
+    #[test]
+    fn a_panicking_decode_closes_what_came_and_leaves_no_scope() {
+        use std::io::Read;
+
+        let (a, b) = socketpair().unwrap();
+        let panicked = std::panic::catch_unwind(|| {
+            let _ = decode_with("a test", vec![a], || -> Result<(), CodecError> { panic!("boom") });
+        });
+        assert!(panicked.is_err());
+        // The unclaimed end is closed: its peer reads end of file (not a timeout).
+        let mut peer = std::os::unix::net::UnixStream::from(b);
+        peer.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        assert_eq!(peer.read(&mut [0u8; 1]).unwrap(), 0);
+        // Outside any message again: a passed place names nothing.
+        let err = fd_in(FdRef::Passed(0), "x").unwrap_err();
+        assert!(err.contains("this is not that message"), "{err}");
     }
 
     #[test]
