@@ -243,6 +243,27 @@ impl Ring {
         }
     }
 
+    /// Appends `len` bytes from the ring at stream position `pos` to `out`, copied straight
+    /// into its spare room (not zero-filled first). The caller holds the read lock and has seen
+    /// `head` beyond these bytes.
+    pub(super) fn ring_read_append(&self, pos: u32, len: usize, out: &mut Vec<u8>) {
+        out.reserve(len);
+        let spare = &mut out.spare_capacity_mut()[..len];
+        let start = (u64::from(pos) & (self.capacity - 1)) as usize;
+        let first = len.min(self.capacity as usize - start);
+        let ring = self.block.as_ptr().wrapping_add(HEADER);
+        let dst = spare.as_mut_ptr().cast::<u8>();
+        // SAFETY: the source bytes are in bounds and published as in `ring_read`; `dst` has
+        // room for `len` bytes (reserved above), which do not overlap shared memory.
+        unsafe { std::ptr::copy_nonoverlapping(ring.add(start), dst, first) };
+        if first < len {
+            // SAFETY: the wrapped rest, under the same guarantee.
+            unsafe { std::ptr::copy_nonoverlapping(ring, dst.add(first), len - first) };
+        }
+        // SAFETY: the `len` bytes after the old length were initialized just above.
+        unsafe { out.set_len(out.len() + len) };
+    }
+
     /// The `len` bytes at stream position `pos`, in place, if they do not wrap around the
     /// ring's end. The caller holds the read lock, has seen `head` beyond these bytes, and
     /// drops the slice before it advances `tail` past them.
@@ -372,8 +393,7 @@ impl Ring {
                     return Ok(value);
                 }
                 return Ok(with_buffer(&GATHER_BUF, |buf| {
-                    buf.resize(len, 0);
-                    self.ring_read(at, buf);
+                    self.ring_read_append(at, len, buf);
                     self.consume(taken);
                     drop(guard);
                     decode(buf)
