@@ -97,6 +97,7 @@ pub fn encode_into<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Resul
 ///
 /// # Errors
 /// As [`encode`]; `out` is left as it was.
+#[inline]
 pub(crate) fn encode_into_at_most<T: Serialize + ?Sized>(
     value: &T,
     out: &mut Vec<u8>,
@@ -157,6 +158,7 @@ pub(crate) fn encode_to_parts<T: Serialize + ?Sized>(
 }
 
 /// Runs postcard over `value` into `flavor`, naming `T` in the error.
+#[inline]
 fn encode_with<T: Serialize + ?Sized, F: postcard::ser_flavors::Flavor>(
     value: &T,
     flavor: F,
@@ -164,17 +166,21 @@ fn encode_with<T: Serialize + ?Sized, F: postcard::ser_flavors::Flavor>(
     REFUSAL.with(|r| r.borrow_mut().take());
     match postcard::serialize_with_flavor(value, flavor) {
         Ok(_) => Ok(()),
-        Err(e) => {
-            let refused = match e {
-                postcard::Error::SerdeSerCustom => REFUSAL.with(|r| r.borrow_mut().take()),
-                _ => None,
-            };
-            Err(CodecError {
-                action: "encode",
-                type_name: std::any::type_name::<T>(),
-                reason: refused.unwrap_or_else(|| e.to_string()),
-            })
-        }
+        Err(e) => Err(encode_error(e, std::any::type_name::<T>())),
+    }
+}
+
+/// The error for a value of type `type_name` that postcard failed to encode with `e`.
+#[cold]
+fn encode_error(e: postcard::Error, type_name: &'static str) -> CodecError {
+    let refused = match e {
+        postcard::Error::SerdeSerCustom => REFUSAL.with(|r| r.borrow_mut().take()),
+        _ => None,
+    };
+    CodecError {
+        action: "encode",
+        type_name,
+        reason: refused.unwrap_or_else(|| e.to_string()),
     }
 }
 

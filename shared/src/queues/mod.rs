@@ -46,6 +46,18 @@ const IN_PLACE_FROM: usize = 64 << 10;
 /// What a queue is, for the error that refuses to put a value that owns a descriptor.
 const NO_DESCRIPTORS: &str = "a Queue (its shared-memory ring cannot carry a descriptor)";
 
+/// Runs an encoding for a queue: a value that owns a descriptor (a Connection) cannot cross in
+/// shared memory.
+#[inline]
+fn encode<R>(f: impl FnOnce() -> std::result::Result<R, codec::CodecError>) -> Result<R> {
+    let mut out = None;
+    passing::encode_for(Route::Refused(NO_DESCRIPTORS), || {
+        out = Some(f()?);
+        Ok(())
+    })?;
+    Ok(out.expect("the encoding succeeded"))
+}
+
 /// A queue shared between processes, like Python's `multiprocessing.Queue`.
 ///
 /// Any number of processes may put and get; clones (and copies inherited by forked
@@ -338,30 +350,12 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// `ByteBuf` in a 4 MiB ring, 2 MiB copied per message instead of 3.5 over both sides).
     fn put_until<F: Serialize + ?Sized>(&self, item: &F, deadline: Deadline) -> Result<()> {
         self.check_open()?;
-        // A value that owns a descriptor (a Connection) cannot cross in shared memory.
-        let encode = |f: &mut dyn FnMut() -> std::result::Result<(), codec::CodecError>| {
-            passing::encode_for(Route::Refused(NO_DESCRIPTORS), f).map(drop)
-        };
         with_buffer(&ENCODE_BUF, |buf| {
-            let mut short = false;
-            encode(&mut || {
-                short = codec::encode_into_at_most(item, buf, IN_PLACE_FROM)?;
-                Ok(())
-            })?;
-            if !short {
-                let mut len = 0;
-                encode(&mut || {
-                    len = codec::encoded_size(item)?;
-                    Ok(())
-                })?;
+            if !encode(|| codec::encode_into_at_most(item, buf, IN_PLACE_FROM))? {
+                let len = encode(|| codec::encoded_size(item))?;
                 if self.ring.fits_whole(len) {
                     let write = |first: &mut [u8], second: &mut [u8]| {
-                        let mut exact = false;
-                        encode(&mut || {
-                            exact = codec::encode_to_parts(item, first, second)?;
-                            Ok(())
-                        })?;
-                        Ok(exact)
+                        encode(|| codec::encode_to_parts(item, first, second))
                     };
                     if self.ring.put_in_place(len, deadline, write)? {
                         return Ok(());
@@ -369,7 +363,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
                     // The value encoded to another length the second time (a `Serialize`
                     // that changes its mind): nothing was put; put it as it encodes now.
                 }
-                encode(&mut || codec::encode_into(item, buf))?;
+                encode(|| codec::encode_into(item, buf))?;
             }
             self.ring.put_bytes(buf, deadline)
         })
