@@ -140,6 +140,66 @@ fn big_messages_intact_among_small_ones() {
     assert_eq!(all, expected);
 }
 
+/// Values encoded in place (over 64 KiB, up to the 1 MiB ring), padded to the ring's start or
+/// written around its end, from three producers among small ones, to two consumers: every one
+/// arrives once and intact, each producer's in order.
+fn in_place_values_from_many_producers() {
+    type Item = Option<(u8, u32, serde_bytes::ByteBuf)>;
+    const EACH: u32 = 60;
+    fn size(id: u8, seq: u32) -> usize {
+        if seq % 5 == 4 {
+            return 10 + seq as usize;
+        }
+        // 65 KiB to about 1 MiB, varied so that messages end all over the ring.
+        (65 << 10) + (seq as usize * 7919 + id as usize * 104_729) % (950 << 10)
+    }
+    fn producer((q, id): (Queue<Item>, u8)) {
+        for seq in 0..EACH {
+            q.put(Some((
+                id,
+                seq,
+                serde_bytes::ByteBuf::from(pattern(size(id, seq), seq)),
+            )))
+            .unwrap();
+        }
+    }
+    fn consumer((q, results): (Queue<Item>, Queue<Vec<(u8, u32)>>)) {
+        let mut got = Vec::new();
+        while let Some((id, seq, bytes)) = q.get().unwrap() {
+            assert!(
+                bytes[..] == pattern(size(id, seq), seq)[..],
+                "{id}/{seq} corrupted"
+            );
+            got.push((id, seq));
+        }
+        results.put(got).unwrap();
+    }
+    let q: Queue<Item> = Queue::with_capacity(0, 1 << 20).unwrap();
+    let results = Queue::new(0).unwrap();
+    let mut consumers: Vec<Process> = (0..2)
+        .map(|_| Process::new(consumer, (q.clone(), results.clone())))
+        .collect();
+    let mut producers: Vec<Process> = (0..3).map(|id| Process::new(producer, (q.clone(), id))).collect();
+    consumers.iter_mut().chain(producers.iter_mut()).for_each(start);
+    producers.iter().for_each(join_ok);
+    q.put(None).unwrap();
+    q.put(None).unwrap();
+    let mut all = Vec::new();
+    for _ in 0..2 {
+        let got = results.get_timeout(Duration::from_secs(120)).unwrap();
+        for id in 0..3 {
+            let mine: Vec<u32> = got.iter().filter(|g| g.0 == id).map(|g| g.1).collect();
+            assert!(mine.is_sorted(), "producer {id}'s order: {mine:?}");
+        }
+        all.extend(got);
+    }
+    consumers.iter().for_each(join_ok);
+    all.sort_unstable();
+    let want: Vec<(u8, u32)> = (0..3).flat_map(|id| (0..EACH).map(move |s| (id, s))).collect();
+    assert_eq!(all, want);
+    assert!(q.empty());
+}
+
 fn messages_of_every_size_through_a_small_ring() {
     // Sizes around the ring (4 KiB) and the stack-copy threshold (512 bytes), so that
     // messages wrap around the ring's end, stream through it, or sit in it whole.
@@ -732,6 +792,7 @@ fn main() -> std::process::ExitCode {
         case!(four_producers_four_consumers_nothing_lost_or_duplicated, 240),
         case!(big_messages_intact_among_small_ones, 240),
         case!(messages_of_every_size_through_a_small_ring),
+        case!(in_place_values_from_many_producers, 120),
         case!(timeouts_are_kept),
         case!(child_can_be_joined_before_the_queue_is_drained),
         case!(joinable_queue_join_waits_for_every_task),
