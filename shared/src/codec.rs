@@ -83,47 +83,216 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecError> {
 /// As [`encode`]; `out` is left as it was.
 pub fn encode_into<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
     let start = out.len();
-    REFUSAL.with(|r| r.borrow_mut().take());
-    postcard::serialize_with_flavor(value, AppendTo(&mut *out)).map_err(|e| {
-        out.truncate(start);
-        let refused = match e {
-            postcard::Error::SerdeSerCustom => REFUSAL.with(|r| r.borrow_mut().take()),
-            _ => None,
-        };
-        CodecError {
-            action: "encode",
-            type_name: std::any::type_name::<T>(),
-            reason: refused.unwrap_or_else(|| e.to_string()),
-        }
-    })
+    let mut append = AppendTo {
+        out: &mut *out,
+        limit: usize::MAX,
+        over: false,
+    };
+    encode_with(value, &mut append).inspect_err(|_| out.truncate(start))
 }
 
-/// A postcard output that appends to a vector. Postcard hands over every integer as a slice of
-/// one to ten bytes; pushing those bytes one by one is 2-3 times faster than a `memcpy` call per
-/// integer, which is what `postcard::to_io` (and `to_stdvec`) on a vector cost: encoding 100,000
-/// `u64`s took 5.1 ns each (0..100,000) and 5.4 ns (their squares), now 1.9 and 3.1 ns, best of
-/// 200 runs; `Pool::map` over 100,000 numbers spent a fifth of its time in `memmove`.
-struct AppendTo<'a>(&'a mut Vec<u8>);
+/// Appends the encoding of `value` to `out` if it takes at most `limit` bytes: `Ok(true)`;
+/// `Ok(false)`, with `out` as it was, if it would take more. A queue encodes a value this way
+/// first, and encodes one found longer straight into its ring.
+///
+/// # Errors
+/// As [`encode`]; `out` is left as it was.
+#[inline]
+pub(crate) fn encode_into_at_most<T: Serialize + ?Sized>(
+    value: &T,
+    out: &mut Vec<u8>,
+    limit: usize,
+) -> Result<bool, CodecError> {
+    let start = out.len();
+    let mut append = AppendTo {
+        out: &mut *out,
+        limit: start.saturating_add(limit),
+        over: false,
+    };
+    let encoded = encode_with(value, &mut append);
+    let over = append.over;
+    match encoded {
+        Ok(()) => Ok(true),
+        Err(e) => {
+            out.truncate(start);
+            // Serde passes the refusal on under another name (postcard's "buffer full").
+            if over { Ok(false) } else { Err(e) }
+        }
+    }
+}
 
-impl postcard::ser_flavors::Flavor for AppendTo<'_> {
+/// The number of bytes [`encode`] would write for `value`, counted without writing them.
+///
+/// # Errors
+/// As [`encode`].
+pub(crate) fn encoded_size<T: Serialize + ?Sized>(value: &T) -> Result<usize, CodecError> {
+    let mut size = 0;
+    encode_with(value, Count(&mut size))?;
+    Ok(size)
+}
+
+/// Encodes `value` into `first`, then `second` (the two parts of a ring's free space that wraps
+/// around its end), which a value measured by [`encoded_size`] fills exactly: `Ok(true)`.
+/// `Ok(false)` if the encoding did not fill them exactly (a value that encodes to another
+/// length than it did a moment before); what was written is then garbage. A queue writes a
+/// large value this way, straight into its shared memory.
+///
+/// # Errors
+/// As [`encode`].
+pub(crate) fn encode_to_parts<T: Serialize + ?Sized>(
+    value: &T,
+    first: &mut [u8],
+    second: &mut [u8],
+) -> Result<bool, CodecError> {
+    let mut parts = Parts {
+        current: first,
+        next: second,
+        over: false,
+    };
+    let encoded = encode_with(value, &mut parts);
+    match encoded {
+        Ok(()) => Ok(parts.current.is_empty() && parts.next.is_empty()),
+        Err(_) if parts.over => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Runs postcard over `value` into `flavor`, naming `T` in the error.
+#[inline]
+fn encode_with<T: Serialize + ?Sized, F: postcard::ser_flavors::Flavor>(
+    value: &T,
+    flavor: F,
+) -> Result<(), CodecError> {
+    REFUSAL.with(|r| r.borrow_mut().take());
+    match postcard::serialize_with_flavor(value, flavor) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(encode_error(e, std::any::type_name::<T>())),
+    }
+}
+
+/// The error for a value of type `type_name` that postcard failed to encode with `e`.
+#[cold]
+fn encode_error(e: postcard::Error, type_name: &'static str) -> CodecError {
+    let refused = match e {
+        postcard::Error::SerdeSerCustom => REFUSAL.with(|r| r.borrow_mut().take()),
+        _ => None,
+    };
+    CodecError {
+        action: "encode",
+        type_name,
+        reason: refused.unwrap_or_else(|| e.to_string()),
+    }
+}
+
+/// A postcard output that appends to a vector, refusing to grow it past `limit` bytes.
+/// Postcard hands over every integer as a slice of one to ten bytes; pushing those bytes one by
+/// one is 2-3 times faster than a `memcpy` call per integer, which is what `postcard::to_io`
+/// (and `to_stdvec`) on a vector cost: encoding 100,000 `u64`s took 5.1 ns each (0..100,000)
+/// and 5.4 ns (their squares), now 1.9 and 3.1 ns, best of 200 runs; `Pool::map` over 100,000
+/// numbers spent a fifth of its time in `memmove`.
+struct AppendTo<'a> {
+    out: &'a mut Vec<u8>,
+    limit: usize,
+    /// Whether it refused bytes past `limit`.
+    over: bool,
+}
+
+impl postcard::ser_flavors::Flavor for &mut AppendTo<'_> {
     type Output = ();
 
     #[inline]
     fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        if data.len() > self.limit - self.out.len() {
+            self.over = true;
+            return Err(postcard::Error::SerializeBufferFull);
+        }
         if data.len() <= 16 {
-            self.0.reserve(data.len());
+            self.out.reserve(data.len());
             for &byte in data {
-                self.0.push(byte);
+                self.out.push(byte);
             }
         } else {
-            self.0.extend_from_slice(data);
+            self.out.extend_from_slice(data);
         }
         Ok(())
     }
 
     #[inline]
     fn try_push(&mut self, data: u8) -> postcard::Result<()> {
-        self.0.push(data);
+        if self.out.len() >= self.limit {
+            self.over = true;
+            return Err(postcard::Error::SerializeBufferFull);
+        }
+        self.out.push(data);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
+    }
+}
+
+/// A postcard output that only counts.
+struct Count<'a>(&'a mut usize);
+
+impl postcard::ser_flavors::Flavor for Count<'_> {
+    type Output = ();
+
+    #[inline]
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        *self.0 += data.len();
+        Ok(())
+    }
+
+    #[inline]
+    fn try_push(&mut self, _: u8) -> postcard::Result<()> {
+        *self.0 += 1;
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
+    }
+}
+
+/// A postcard output that fills one slice, then another.
+struct Parts<'a> {
+    current: &'a mut [u8],
+    next: &'a mut [u8],
+    /// Whether it refused bytes past the end of both.
+    over: bool,
+}
+
+impl postcard::ser_flavors::Flavor for &mut Parts<'_> {
+    type Output = ();
+
+    #[inline]
+    fn try_extend(&mut self, mut data: &[u8]) -> postcard::Result<()> {
+        while !data.is_empty() {
+            if self.current.is_empty() {
+                if self.next.is_empty() {
+                    self.over = true;
+                    return Err(postcard::Error::SerializeBufferFull);
+                }
+                std::mem::swap(&mut self.current, &mut self.next);
+            }
+            let n = data.len().min(self.current.len());
+            let (to, rest) = std::mem::take(&mut self.current).split_at_mut(n);
+            to.copy_from_slice(&data[..n]);
+            self.current = rest;
+            data = &data[n..];
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        if self.current.is_empty() {
+            return self.try_extend(&[data]);
+        }
+        let (byte, rest) = std::mem::take(&mut self.current).split_at_mut(1);
+        byte[0] = data;
+        self.current = rest;
         Ok(())
     }
 
@@ -167,7 +336,12 @@ where
     }
     let seq = Seq(std::cell::Cell::new(Some(items)), len);
     let start = out.len();
-    postcard::serialize_with_flavor(&seq, AppendTo(&mut *out)).map_err(|e| {
+    let mut append = AppendTo {
+        out: &mut *out,
+        limit: usize::MAX,
+        over: false,
+    };
+    postcard::serialize_with_flavor(&seq, &mut append).map_err(|e| {
         out.truncate(start);
         CodecError {
             action: "encode",
@@ -467,6 +641,36 @@ mod tests {
         same("任务 and a string longer than sixteen bytes".to_string());
         same(ByteBuf::from(vec![7u8; 100_000]));
         same(BTreeMap::from([("k".to_string(), vec![Some(1u32), None])]));
+    }
+
+    /// A value is measured, encoded within a limit, and encoded into two parts, as it is
+    /// encoded whole.
+    #[test]
+    fn measured_limited_and_in_parts() {
+        let value = (
+            ByteBuf::from(vec![7u8; 100_000]),
+            vec![1u64, 300, 1 << 40],
+            "s".to_string(),
+        );
+        let whole = encode(&value).unwrap();
+        assert_eq!(encoded_size(&value).unwrap(), whole.len());
+        let mut out = vec![9];
+        assert!(!encode_into_at_most(&value, &mut out, whole.len() - 1).unwrap());
+        assert_eq!(out, [9], "left as it was");
+        assert!(encode_into_at_most(&value, &mut out, whole.len()).unwrap());
+        assert_eq!(out[1..], whole[..]);
+        for split in [0, 1, 2, 3, 50_000, whole.len() - 1, whole.len()] {
+            let mut buf = vec![0u8; whole.len()];
+            let (a, b) = buf.split_at_mut(split);
+            assert!(encode_to_parts(&value, a, b).unwrap(), "split at {split}");
+            assert_eq!(buf, whole);
+        }
+        let mut buf = vec![0u8; whole.len() + 1];
+        let (a, b) = buf.split_at_mut(10);
+        assert!(!encode_to_parts(&value, a, b).unwrap(), "a byte left over");
+        let mut buf = vec![0u8; whole.len() - 1];
+        let (a, b) = buf.split_at_mut(10);
+        assert!(!encode_to_parts(&value, a, b).unwrap(), "a byte short");
     }
 
     /// A sequence encoded from an iterator is a `Vec`'s encoding, and decodes onto the end of

@@ -140,6 +140,66 @@ fn big_messages_intact_among_small_ones() {
     assert_eq!(all, expected);
 }
 
+/// Values encoded in place (over 64 KiB, up to the 1 MiB ring), padded to the ring's start or
+/// written around its end, from three producers among small ones, to two consumers: every one
+/// arrives once and intact, each producer's in order.
+fn in_place_values_from_many_producers() {
+    type Item = Option<(u8, u32, serde_bytes::ByteBuf)>;
+    const EACH: u32 = 60;
+    fn size(id: u8, seq: u32) -> usize {
+        if seq % 5 == 4 {
+            return 10 + seq as usize;
+        }
+        // 65 KiB to about 1 MiB, varied so that messages end all over the ring.
+        (65 << 10) + (seq as usize * 7919 + id as usize * 104_729) % (950 << 10)
+    }
+    fn producer((q, id): (Queue<Item>, u8)) {
+        for seq in 0..EACH {
+            q.put(Some((
+                id,
+                seq,
+                serde_bytes::ByteBuf::from(pattern(size(id, seq), seq)),
+            )))
+            .unwrap();
+        }
+    }
+    fn consumer((q, results): (Queue<Item>, Queue<Vec<(u8, u32)>>)) {
+        let mut got = Vec::new();
+        while let Some((id, seq, bytes)) = q.get().unwrap() {
+            assert!(
+                bytes[..] == pattern(size(id, seq), seq)[..],
+                "{id}/{seq} corrupted"
+            );
+            got.push((id, seq));
+        }
+        results.put(got).unwrap();
+    }
+    let q: Queue<Item> = Queue::with_capacity(0, 1 << 20).unwrap();
+    let results = Queue::new(0).unwrap();
+    let mut consumers: Vec<Process> = (0..2)
+        .map(|_| Process::new(consumer, (q.clone(), results.clone())))
+        .collect();
+    let mut producers: Vec<Process> = (0..3).map(|id| Process::new(producer, (q.clone(), id))).collect();
+    consumers.iter_mut().chain(producers.iter_mut()).for_each(start);
+    producers.iter().for_each(join_ok);
+    q.put(None).unwrap();
+    q.put(None).unwrap();
+    let mut all = Vec::new();
+    for _ in 0..2 {
+        let got = results.get_timeout(Duration::from_secs(120)).unwrap();
+        for id in 0..3 {
+            let mine: Vec<u32> = got.iter().filter(|g| g.0 == id).map(|g| g.1).collect();
+            assert!(mine.is_sorted(), "producer {id}'s order: {mine:?}");
+        }
+        all.extend(got);
+    }
+    consumers.iter().for_each(join_ok);
+    all.sort_unstable();
+    let want: Vec<(u8, u32)> = (0..3).flat_map(|id| (0..EACH).map(move |s| (id, s))).collect();
+    assert_eq!(all, want);
+    assert!(q.empty());
+}
+
 fn messages_of_every_size_through_a_small_ring() {
     // Sizes around the ring (4 KiB) and the stack-copy threshold (512 bytes), so that
     // messages wrap around the ring's end, stream through it, or sit in it whole.
@@ -310,6 +370,160 @@ fn unserializable_value_is_an_error_from_put() {
         q.empty() && q.qsize() == 0 && !q.full(),
         "a failed put left something behind"
     );
+}
+
+/// A value of `len` bytes (a `ByteBuf`, over the 64 KiB from which a queue encodes values in
+/// place, in its ring) whose `Serialize` counts its calls and, at call `at`, does `what`: a
+/// queue's `put` serializes a large value three times (a try into its buffer that stops at 64
+/// KiB, a count of the bytes, the write into the ring).
+#[derive(Default)]
+struct Moody {
+    len: usize,
+    at: u32,
+    what: Mood,
+    calls: std::cell::Cell<u32>,
+}
+
+#[derive(Default, Clone, Copy)]
+enum Mood {
+    #[default]
+    Fail,
+    Longer,
+    Shorter,
+    /// Writes half, then lets the test know (through `STALLED`) and sleeps.
+    Stall,
+}
+
+thread_local! {
+    static STALLED: std::cell::RefCell<Option<multiprocessing::Semaphore>> = const { std::cell::RefCell::new(None) };
+}
+
+impl Serialize for Moody {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let call = self.calls.get() + 1;
+        self.calls.set(call);
+        let mut len = self.len;
+        if call == self.at {
+            match self.what {
+                Mood::Fail => return Err(serde::ser::Error::custom("moody refuses")),
+                Mood::Longer => len += 100,
+                Mood::Shorter => len -= 100,
+                Mood::Stall => {
+                    let mut t = s.serialize_tuple(2)?;
+                    t.serialize_element(serde_bytes::Bytes::new(&pattern(len / 2, 9)))?;
+                    STALLED.with(|sem| sem.borrow().as_ref().unwrap().release().unwrap());
+                    std::thread::sleep(Duration::from_secs(600));
+                    unreachable!("killed while stalled");
+                }
+            }
+        }
+        let mut t = s.serialize_tuple(2)?;
+        t.serialize_element(serde_bytes::Bytes::new(&pattern(len, call)))?;
+        t.serialize_element(&call)?;
+        t.end()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Moody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (bytes, call): (serde_bytes::ByteBuf, u32) = serde::Deserialize::deserialize(d)?;
+        assert!(bytes[..] == pattern(bytes.len(), call)[..], "corrupted");
+        Ok(Moody {
+            len: bytes.len(),
+            at: call,
+            ..Moody::default()
+        })
+    }
+}
+
+/// A value too large for the thread's buffer is encoded straight into the ring. If it fails
+/// there (or in either pass before), `put` gives `Error::Codec` and the ring is as it was: empty,
+/// every byte of room and every `maxsize` slot there. One that encodes to another length the
+/// third time is put as it encodes the fourth. A producer killed in the middle of writing one
+/// into the ring leaves nothing behind either.
+fn big_value_encoded_in_place_fails_or_dies_cleanly() {
+    // Two 100,000-byte values fit a 256 KiB ring, a third does not.
+    const LEN: usize = 100_000;
+    let q: Queue<Moody> = Queue::with_capacity(3, 256 << 10).unwrap();
+    let room_is_whole = |q: &Queue<Moody>| {
+        assert!(q.empty() && q.qsize() == 0, "a failed put left something behind");
+        let put = |len| {
+            q.put_nowait(Moody {
+                len,
+                ..Moody::default()
+            })
+        };
+        put(LEN).unwrap();
+        put(LEN).unwrap();
+        assert!(
+            matches!(put(LEN), Err(Error::Full)),
+            "no room for a third big one"
+        );
+        put(10).unwrap();
+        assert!(matches!(put(10), Err(Error::Full)), "maxsize 3");
+        for (len, call) in [(LEN, 3), (LEN, 3), (10, 1)] {
+            let got = q.get_nowait().unwrap();
+            assert_eq!(
+                (got.len, got.at),
+                (len, call),
+                "a big one is encoded in place, on the third call"
+            );
+        }
+        assert!(q.empty());
+    };
+    for at in 1..=3 {
+        let err = q
+            .put(Moody {
+                len: LEN,
+                at,
+                ..Moody::default()
+            })
+            .unwrap_err();
+        assert!(matches!(err, Error::Codec(_)), "call {at}: {err:?}");
+        assert!(err.to_string().contains("Moody"), "{err}");
+        room_is_whole(&q);
+    }
+    for what in [Mood::Longer, Mood::Shorter] {
+        q.put(Moody {
+            len: LEN,
+            at: 3,
+            what,
+            ..Moody::default()
+        })
+        .unwrap();
+        let got = q.get_nowait().unwrap();
+        assert_eq!((got.len, got.at), (LEN, 4), "the fourth call's encoding");
+        room_is_whole(&q);
+    }
+
+    fn stall((q, stalled): (Queue<Moody>, multiprocessing::Semaphore)) {
+        STALLED.with(|sem| *sem.borrow_mut() = Some(stalled));
+        q.put(Moody {
+            len: LEN,
+            at: 3,
+            what: Mood::Stall,
+            ..Moody::default()
+        })
+        .unwrap();
+    }
+    let stalled = multiprocessing::Semaphore::new(0).unwrap();
+    q.put(Moody {
+        len: LEN,
+        ..Moody::default()
+    })
+    .unwrap();
+    let mut p = Process::new(stall, (q.clone(), stalled.clone()));
+    start(&mut p);
+    stalled
+        .acquire_timeout(Duration::from_secs(20))
+        .expect("the producer stalls")
+        .keep();
+    p.kill().unwrap();
+    join_ok_killed(&p);
+    assert_eq!(q.qsize(), 1, "only the message put before");
+    assert_eq!(q.get_nowait().unwrap().len, LEN);
+    room_is_whole(&q);
 }
 
 /// CPython's `Queue.__getstate__` calls `context.assert_spawning`: a queue crosses to another
@@ -578,10 +792,12 @@ fn main() -> std::process::ExitCode {
         case!(four_producers_four_consumers_nothing_lost_or_duplicated, 240),
         case!(big_messages_intact_among_small_ones, 240),
         case!(messages_of_every_size_through_a_small_ring),
+        case!(in_place_values_from_many_producers, 120),
         case!(timeouts_are_kept),
         case!(child_can_be_joined_before_the_queue_is_drained),
         case!(joinable_queue_join_waits_for_every_task),
         case!(unserializable_value_is_an_error_from_put),
+        case!(big_value_encoded_in_place_fails_or_dies_cleanly),
         case!(queue_crosses_only_by_inheritance),
         case!(killed_producer_mid_message_does_not_wedge_the_queue),
         case!(killed_consumer_does_not_wedge_the_queue),

@@ -39,8 +39,24 @@ pub use simple::SimpleQueue;
 /// through).
 pub const DEFAULT_QUEUE_CAPACITY: usize = 4 << 20;
 
+/// Values that encode to more bytes than this are encoded straight into the ring (see
+/// `put_until`).
+const IN_PLACE_FROM: usize = 64 << 10;
+
 /// What a queue is, for the error that refuses to put a value that owns a descriptor.
 const NO_DESCRIPTORS: &str = "a Queue (its shared-memory ring cannot carry a descriptor)";
+
+/// Runs an encoding for a queue: a value that owns a descriptor (a Connection) cannot cross in
+/// shared memory.
+#[inline]
+fn encode<R>(f: impl FnOnce() -> std::result::Result<R, codec::CodecError>) -> Result<R> {
+    let mut out = None;
+    passing::encode_for(Route::Refused(NO_DESCRIPTORS), || {
+        out = Some(f()?);
+        Ok(())
+    })?;
+    Ok(out.expect("the encoding succeeded"))
+}
 
 /// A queue shared between processes, like Python's `multiprocessing.Queue`.
 ///
@@ -60,6 +76,9 @@ const NO_DESCRIPTORS: &str = "a Queue (its shared-memory ring cannot carry a des
 /// - **`put` encodes the value and copies it into the ring itself**, under the queue's write
 ///   [`Lock`](crate::Lock), held for the whole message, so messages never interleave and each producer's
 ///   messages stay in order. An encoding error is returned by `put`, and nothing is written.
+///   A value that encodes to more than 64 KiB (and fits the ring) is measured first, then
+///   encoded straight into the ring under the lock, saving a copy; so its `Serialize` must
+///   not put into the same queue.
 /// - **`get` copies one message out** under the read lock, also held for the whole message.
 /// - When the ring has room, a `put` makes no system call at all; neither does a `get` that
 ///   finds data. A process that must wait (for data, or for room) spins briefly, then sleeps
@@ -70,7 +89,10 @@ const NO_DESCRIPTORS: &str = "a Queue (its shared-memory ring cannot carry a des
 /// # Capacity
 /// The ring holds [`DEFAULT_QUEUE_CAPACITY`] bytes (4 MiB) unless made with
 /// [`Queue::with_capacity`]. Memory is touched only as the ring fills. Each message takes its
-/// encoded size plus an 8-byte header, rounded up to 8 bytes.
+/// encoded size plus an 8-byte header, rounded up to 8 bytes. A message over 64 KiB that would
+/// wrap around the ring's end starts at its beginning instead when the ring has room for that
+/// at once, and the bytes it skipped stay taken until it is (so a consumer decodes it in one
+/// piece, where it lies).
 /// - While the ring is full, `put` waits for room (or returns [`Error::Full`] for
 ///   [`put_nowait`](Queue::put_nowait) and after a timeout), exactly like a bounded queue.
 /// - A message larger than the ring *streams* through it: the producer keeps the write lock
@@ -321,11 +343,28 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         self.put_until(item.form(), Deadline::after(Some(Duration::ZERO)))
     }
 
+    /// Encodes `item` and puts it. A value that encodes to at most [`IN_PLACE_FROM`] bytes is
+    /// encoded into this thread's buffer, outside the write lock, and copied in; a longer one
+    /// that fits the ring is measured first, then encoded straight into the ring's free space
+    /// under the write lock (one copy of its bytes instead of two: measured, a 1 MiB
+    /// `ByteBuf` in a 4 MiB ring, 2 MiB copied per message instead of 3.5 over both sides).
     fn put_until<F: Serialize + ?Sized>(&self, item: &F, deadline: Deadline) -> Result<()> {
         self.check_open()?;
         with_buffer(&ENCODE_BUF, |buf| {
-            // A value that owns a descriptor (a Connection) cannot cross in shared memory.
-            passing::encode_for(Route::Refused(NO_DESCRIPTORS), || codec::encode_into(item, buf))?;
+            if !encode(|| codec::encode_into_at_most(item, buf, IN_PLACE_FROM))? {
+                let len = encode(|| codec::encoded_size(item))?;
+                if self.ring.fits_whole(len) {
+                    let write = |first: &mut [u8], second: &mut [u8]| {
+                        encode(|| codec::encode_to_parts(item, first, second))
+                    };
+                    if self.ring.put_in_place(len, deadline, write)? {
+                        return Ok(());
+                    }
+                    // The value encoded to another length the second time (a `Serialize`
+                    // that changes its mind): nothing was put; put it as it encodes now.
+                }
+                encode(|| codec::encode_into(item, buf))?;
+            }
             self.ring.put_bytes(buf, deadline)
         })
     }

@@ -1,11 +1,13 @@
 //! The shared-memory ring under every queue: a byte ring in a `MAP_SHARED` block, a write
 //! lock held by a producer for one whole message, a read lock held by a consumer for one whole
-//! message, and futex words to sleep on. Messages that fit are copied in and out whole here;
-//! messages larger than the ring stream through it ([`stream`](super::stream)).
+//! message, and futex words to sleep on. Messages that fit are copied (or encoded) in and out
+//! whole here; messages larger than the ring stream through it ([`stream`](super::stream)).
 //!
 //! # Layout
 //! A header, then the ring. Every message is one or more chunks, each a
-//! `[length: u32][flags: u32]` header at an 8-aligned position and its payload.
+//! `[length: u32][flags: u32]` header at an 8-aligned position and its payload. A message
+//! written in place may follow a pad chunk that fills the rest of the ring, published and
+//! taken in the same store as the message.
 //!
 //! # One store per step
 //! Each side's whole state is one 64-bit word, an [`End`]: the producers' `HEAD` (bytes and
@@ -64,6 +66,9 @@ pub(super) const FIRST: u32 = 1;
 pub(super) const LAST: u32 = 2;
 /// The message being streamed was abandoned by its producer; its chunks so far are void.
 pub(super) const ABORT: u32 = 4;
+/// The chunk fills the rest of the ring, unused: the next message, written in place, starts
+/// at the ring's beginning instead of wrapping around its end.
+const PAD: u32 = 8;
 
 /// Messages up to this size are copied out onto the stack and decoded from there.
 const SMALL: usize = 512;
@@ -242,6 +247,49 @@ impl Ring {
         }
     }
 
+    /// Appends `len` bytes from the ring at stream position `pos` to `out`, copied straight
+    /// into its spare room (not zero-filled first). The caller holds the read lock and has seen
+    /// `head` beyond these bytes.
+    pub(super) fn ring_read_append(&self, pos: u32, len: usize, out: &mut Vec<u8>) {
+        out.reserve(len);
+        let spare = &mut out.spare_capacity_mut()[..len];
+        let start = (u64::from(pos) & (self.capacity - 1)) as usize;
+        let first = len.min(self.capacity as usize - start);
+        let ring = self.block.as_ptr().wrapping_add(HEADER);
+        let dst = spare.as_mut_ptr().cast::<u8>();
+        // SAFETY: the source bytes are in bounds and published as in `ring_read`; `dst` has
+        // room for `len` bytes (reserved above), which do not overlap shared memory.
+        unsafe { std::ptr::copy_nonoverlapping(ring.add(start), dst, first) };
+        if first < len {
+            // SAFETY: the wrapped rest, under the same guarantee.
+            unsafe { std::ptr::copy_nonoverlapping(ring, dst.add(first), len - first) };
+        }
+        // SAFETY: the `len` bytes after the old length were initialized just above.
+        unsafe { out.set_len(out.len() + len) };
+    }
+
+    /// Runs `f` on the ring's free space for `len` bytes at stream position `pos`, as one
+    /// part or, when it wraps around the ring's end, two (the second empty otherwise). The
+    /// caller holds the write lock and has checked that the bytes are free and that `len <=
+    /// capacity`.
+    fn with_free_parts<R>(&self, pos: u32, len: usize, f: impl FnOnce(&mut [u8], &mut [u8]) -> R) -> R {
+        let start = (u64::from(pos) & (self.capacity - 1)) as usize;
+        let first = len.min(self.capacity as usize - start);
+        let ring = self.block.as_ptr().wrapping_add(HEADER);
+        // SAFETY: `start + first <= capacity` and `len - first <= start` (as `len <=
+        // capacity`), so the two parts are inside the block, which outlives this call, and do
+        // not overlap. They are free space: only the write-lock holder (our caller) writes
+        // them, and no consumer reads them until `head` is published past them, which our
+        // caller does only after `f` has returned and the parts are gone.
+        let (a, b) = unsafe {
+            (
+                std::slice::from_raw_parts_mut(ring.add(start), first),
+                std::slice::from_raw_parts_mut(ring, len - first),
+            )
+        };
+        f(a, b)
+    }
+
     /// The `len` bytes at stream position `pos`, in place, if they do not wrap around the
     /// ring's end. The caller holds the read lock, has seen `head` beyond these bytes, and
     /// drops the slice before it advances `tail` past them.
@@ -331,6 +379,60 @@ impl Ring {
         Ok(())
     }
 
+    /// Whether a message of `len` bytes fits the ring whole (a longer one streams).
+    pub(super) fn fits_whole(&self, len: usize) -> bool {
+        CHUNK_HEADER + pad(len as u64) <= self.capacity
+    }
+
+    /// Puts one message of `len` bytes that [fits the ring whole](Ring::fits_whole), written in
+    /// place by `write` into the ring's free space (two parts when it wraps around the ring's
+    /// end), which returns whether it wrote exactly those bytes. Waits for room as
+    /// [`put_bytes`](Ring::put_bytes) does. Returns `Ok(false)` if `write` did not, and the
+    /// error of a `write` that fails: then nothing is published.
+    ///
+    /// A message that would wrap starts at the ring's beginning instead, after a [`PAD`] chunk
+    /// published with it, if the ring has room for both now; so a consumer finds it in one
+    /// piece and decodes it where it lies.
+    pub(super) fn put_in_place(
+        &self,
+        len: usize,
+        deadline: Deadline,
+        write: impl FnOnce(&mut [u8], &mut [u8]) -> Result<bool>,
+    ) -> Result<bool> {
+        let guard = match deadline.left() {
+            None => self.write_lock.acquire(),
+            Some(left) => self.write_lock.acquire_timeout(left).ok_or(Error::Full)?,
+        };
+        if !self.finish_abandoned(&guard, deadline) {
+            return Err(Error::Full);
+        }
+        let need = CHUNK_HEADER + pad(len as u64);
+        assert!(
+            need <= self.capacity,
+            "put_in_place of a message larger than the ring"
+        );
+        if !self.wait(false, deadline, || self.below_maxsize() && self.free() >= need) {
+            return Err(Error::Full);
+        }
+        let head = self.head();
+        let start = u64::from(head.pos) & (self.capacity - 1);
+        let to_end = self.capacity - start;
+        let skip = if start + need > self.capacity && self.free() >= to_end + need {
+            self.write_chunk_header(head.pos, (to_end - CHUNK_HEADER) as u32, PAD);
+            to_end
+        } else {
+            0
+        };
+        let at = head.pos.wrapping_add((skip + CHUNK_HEADER) as u32);
+        if !self.with_free_parts(at, len, write)? {
+            return Ok(false);
+        }
+        self.write_chunk_header(head.pos.wrapping_add(skip as u32), len as u32, FIRST | LAST);
+        self.publish(head.advanced(skip + need, 1, false));
+        drop(guard);
+        Ok(true)
+    }
+
     /// Takes one message and hands its bytes to `decode`. Returns `Error::Empty` when it gave
     /// up at `deadline`.
     ///
@@ -348,7 +450,20 @@ impl Ring {
             self.skip_rest(deadline)?;
         }
         loop {
-            let (tail, len, flags) = self.next_chunk(deadline)?;
+            let (mut tail, mut len, mut flags) = self.next_chunk(deadline)?;
+            if flags == PAD {
+                // The rest of the ring was left unused, published with the message after it
+                // (at the ring's start), which is taken in the same store as the pad.
+                let after = tail.advanced(CHUNK_HEADER + pad(u64::from(len)), 0, false);
+                let (next_len, next_flags) = self.read_chunk_header(after.pos);
+                self.check_chunk(after, next_len, next_flags)?;
+                if next_flags != FIRST | LAST {
+                    // Not what a producer writes after a pad: take the pad alone.
+                    self.consume(after);
+                    continue;
+                }
+                (tail, len, flags) = (after, next_len, next_flags);
+            }
             let chunk = CHUNK_HEADER + pad(u64::from(len));
             let at = tail.pos.wrapping_add(CHUNK_HEADER as u32);
             if flags == FIRST | LAST {
@@ -367,8 +482,7 @@ impl Ring {
                     return Ok(value);
                 }
                 return Ok(with_buffer(&GATHER_BUF, |buf| {
-                    buf.resize(len, 0);
-                    self.ring_read(at, buf);
+                    self.ring_read_append(at, len, buf);
                     self.consume(taken);
                     drop(guard);
                     decode(buf)
@@ -409,8 +523,10 @@ impl Ring {
         let head = self.head();
         let published = u64::from(head.pos.wrapping_sub(tail.pos));
         let fits = CHUNK_HEADER + pad(u64::from(len)) <= published;
-        let known =
-            matches!(flags, 0 | FIRST | LAST) || flags == FIRST | LAST || (flags == ABORT && len == 0);
+        let known = matches!(flags, 0 | FIRST | LAST)
+            || flags == FIRST | LAST
+            || (flags == ABORT && len == 0)
+            || flags == PAD;
         let first_ok = flags & FIRST == 0 || len >= 8 || flags & LAST != 0;
         if fits && known && first_ok {
             return Ok(());
@@ -504,6 +620,75 @@ mod tests {
         assert_eq!((next.pos, next.count, next.streaming), (8, 0, false));
         assert_eq!(next.pos.wrapping_sub(end.pos), 16);
         assert_eq!(count_diff(next.count, end.count), 1);
+    }
+
+    /// A message written in place that would wrap around the ring's end starts at its
+    /// beginning after a pad, when the ring has room for both; otherwise it wraps (two parts).
+    /// One that fails to be written publishes nothing.
+    #[test]
+    fn in_place_messages_pad_or_wrap() {
+        let ring = Ring::new(0, 4096, false).unwrap();
+        let now = || Deadline::after(Some(std::time::Duration::ZERO));
+        let start = End {
+            pos: 1000,
+            count: 0,
+            streaming: false,
+        };
+        ring.u64(HEAD).store(start.pack(), Ordering::SeqCst);
+        ring.u64(TAIL).store(start.pack(), Ordering::SeqCst);
+        let z: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
+        let write_z = |a: &mut [u8], b: &mut [u8]| {
+            let (x, y) = z.split_at(a.len());
+            a.copy_from_slice(x);
+            b.copy_from_slice(y);
+            Ok(true)
+        };
+        let take = || ring.get_with(now(), <[u8]>::to_vec).unwrap();
+        // 2,896 bytes used up to 3,896: 1,200 free, 1,008 needed, 200 more to pad. It wraps.
+        ring.put_bytes(&[1; 2888], now()).unwrap();
+        let before = ring.head();
+        let parts = std::cell::Cell::new((0, 0));
+        let write = |a: &mut [u8], b: &mut [u8]| {
+            parts.set((a.len(), b.len()));
+            write_z(a, b)
+        };
+        assert!(ring.put_in_place(1000, now(), write).unwrap());
+        assert_eq!(parts.get(), (192, 808));
+        assert_eq!(ring.head(), before.advanced(1008, 1, false));
+        assert_eq!(take(), [1; 2888]);
+        assert_eq!(take(), z);
+        // Empty at 808, then one message up to 3,816: the next one is padded.
+        ring.put_bytes(&[2; 3000], now()).unwrap();
+        assert_eq!(take(), [2; 3000]);
+        let before = ring.head();
+        let write = |a: &mut [u8], b: &mut [u8]| {
+            parts.set((a.len(), b.len()));
+            write_z(a, b)
+        };
+        assert!(ring.put_in_place(1000, now(), write).unwrap());
+        assert_eq!(parts.get(), (1000, 0));
+        assert_eq!(ring.head(), before.advanced(280 + 1008, 1, false));
+        assert_eq!(ring.items(), 1);
+        assert_eq!(take(), z);
+        assert_eq!(ring.tail(), ring.head());
+        // A write that fails, or writes other than it should, publishes nothing.
+        let before = ring.head();
+        let err = ring.put_in_place(1000, now(), |_, _| Err(Error::state("no")));
+        assert!(matches!(err, Err(Error::State(_))));
+        assert!(!ring.put_in_place(1000, now(), |_, _| Ok(false)).unwrap());
+        assert_eq!((ring.head(), ring.items()), (before, 0));
+        assert!(ring.write_lock.try_acquire().is_some(), "the lock was released");
+        // An overwritten header that claims a pad past the published bytes, or a pad with no
+        // message after it, is an error that drops what was published; the ring goes on.
+        for pad_len in [1 << 20, 1000] {
+            ring.put_bytes(&[3; 1000], now()).unwrap();
+            ring.write_chunk_header(ring.tail().pos, pad_len, PAD);
+            let err = ring.get_with(now(), <[u8]>::to_vec).unwrap_err();
+            assert!(err.to_string().contains("corrupt message header"), "{err}");
+            assert_eq!((ring.items(), ring.has_data()), (0, false));
+        }
+        ring.put_bytes(&[4; 10], now()).unwrap();
+        assert_eq!(take(), [4; 10]);
     }
 
     /// Positions and counts wrap (after 4 GiB and 2^31 messages): a ring set just before both

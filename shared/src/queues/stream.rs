@@ -112,11 +112,9 @@ impl Ring {
         message.reserve(usize::try_from(total.min(self.capacity * 16)).unwrap_or(0));
         let (mut len, mut skip) = (u64::from(first_len), 8);
         loop {
-            let start = message.len();
             let payload = (len - skip) as usize;
-            message.resize(start + payload, 0);
             let at = tail.pos.wrapping_add((CHUNK_HEADER + skip) as u32);
-            self.ring_read(at, &mut message[start..]);
+            self.ring_read_append(at, payload, message);
             let done = message.len() as u64 >= total;
             // One store frees the chunk and, at the end, counts the message out and clears
             // the mark; until then the mark tells the next consumer, should we die, to skip
