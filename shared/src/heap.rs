@@ -164,6 +164,17 @@ pub(crate) struct SharedBlock {
     len: usize,
 }
 
+/// The panic of an out-of-range or misaligned [`SharedBlock`] access, out of the inlined path.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn bad_access(offset: usize, size: usize, len: usize) -> ! {
+    if offset % size == 0 {
+        panic!("shared block access out of range: {size} bytes at offset {offset} of {len}");
+    }
+    panic!("misaligned {size}-byte access at offset {offset}");
+}
+
 impl SharedBlock {
     /// A new zeroed block of `len` bytes (at least one), aligned to [`ALIGN`].
     pub(crate) fn new(len: usize) -> Result<SharedBlock> {
@@ -212,28 +223,22 @@ impl SharedBlock {
 
     /// A pointer to the block's first byte, for callers that copy bytes in and out under a
     /// protocol of their own (e.g. holding a lock). Valid while `self` lives.
+    #[inline]
     pub(crate) fn as_ptr(&self) -> *mut u8 {
         // In bounds: `offset + len` lies within the segment by construction.
         self.segment.map.as_mut_ptr().wrapping_add(self.offset)
     }
 
     /// The `A` at `offset` (a multiple of its size), checked for bounds and alignment.
+    #[inline]
     fn atomic<A: SharedAtomic>(&self, offset: usize) -> &A {
-        assert!(
-            offset.checked_add(A::SIZE).is_some_and(|end| end <= self.len),
-            "shared block access out of range: {} bytes at offset {offset} of {}",
-            A::SIZE,
-            self.len
-        );
-        assert!(
-            offset % A::SIZE == 0,
-            "misaligned {}-byte access at offset {offset}",
-            A::SIZE
-        );
+        if !offset.checked_add(A::SIZE).is_some_and(|end| end <= self.len) || offset % A::SIZE != 0 {
+            bad_access(offset, A::SIZE, self.len);
+        }
         // The block starts at a multiple of ALIGN in a page-aligned mapping, so an offset that
         // is a multiple of the size is aligned for it.
         let ptr = self.as_ptr().wrapping_add(offset).cast::<A>();
-        // SAFETY: the asserts put the `A::SIZE` bytes inside this block, which lies inside the
+        // SAFETY: the check above puts the `A::SIZE` bytes inside this block, which lies inside the
         // mapping, at an address aligned for `A` (see above). The mapping lives as long as
         // `self.segment`, which the returned reference borrows. `A` is one of the atomic integer
         // types (the trait is sealed): valid for any bits, and changed only through atomic
@@ -242,21 +247,25 @@ impl SharedBlock {
     }
 
     /// The byte at `offset`, as an atomic.
+    #[inline]
     pub(crate) fn atomic_u8(&self, offset: usize) -> &AtomicU8 {
         self.atomic(offset)
     }
 
     /// The two bytes at `offset` (a multiple of 2), as an atomic.
+    #[inline]
     pub(crate) fn atomic_u16(&self, offset: usize) -> &AtomicU16 {
         self.atomic(offset)
     }
 
     /// The four bytes at `offset` (a multiple of 4), as an atomic: e.g. a futex word.
+    #[inline]
     pub(crate) fn atomic_u32(&self, offset: usize) -> &AtomicU32 {
         self.atomic(offset)
     }
 
     /// The eight bytes at `offset` (a multiple of 8), as an atomic.
+    #[inline]
     pub(crate) fn atomic_u64(&self, offset: usize) -> &AtomicU64 {
         self.atomic(offset)
     }

@@ -34,24 +34,29 @@ impl<'a> Mutex<'a> {
     pub(super) const SIZE: usize = 8;
 
     /// The mutex whose words start `block`.
+    #[inline]
     pub(super) fn at(block: &'a SharedBlock) -> Mutex<'a> {
         Mutex(block)
     }
 
+    #[inline]
     fn word(&self) -> &'a AtomicU32 {
         self.0.atomic_u32(WORD)
     }
 
+    #[inline]
     fn holder_pid(&self) -> &'a AtomicU32 {
         self.0.atomic_u32(HOLDER_PID)
     }
 
     /// The thread id of the holder, or 0 when it is free.
+    #[inline]
     pub(super) fn holder(&self) -> u32 {
         self.word().load(Ordering::Relaxed) & TID_MASK
     }
 
     /// Whether the calling thread holds it.
+    #[inline]
     pub(super) fn held_by_me(&self) -> bool {
         self.holder() == futex::current_tid()
     }
@@ -66,7 +71,29 @@ impl<'a> Mutex<'a> {
         }
     }
 
+    /// Whether thread `me` holds it.
+    #[inline]
+    pub(super) fn held_by(&self, me: u32) -> bool {
+        self.holder() == me
+    }
+
+    /// Takes the mutex for thread `me` (the caller) if it is free now, without waiting: the
+    /// uncontended acquire, one compare-exchange.
+    #[inline]
+    pub(super) fn try_take(&self, me: u32) -> bool {
+        if self
+            .word()
+            .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            self.holder_pid().store(futex::current_pid(), Ordering::Relaxed);
+            return true;
+        }
+        false
+    }
+
     /// Takes the mutex for the calling thread, waiting at most `timeout` (`None`: forever).
+    #[inline]
     pub(super) fn acquire(&self, timeout: Option<Duration>) -> Acquired {
         let acquired = acquire(self.word(), futex::current_tid(), timeout);
         if acquired != Acquired::TimedOut {
@@ -76,6 +103,7 @@ impl<'a> Mutex<'a> {
     }
 
     /// Frees the mutex, waking one sleeper if there may be any. Returns whether it was locked.
+    #[inline]
     pub(super) fn release(&self) -> bool {
         release(self.word())
     }
@@ -87,6 +115,7 @@ impl<'a> Mutex<'a> {
 /// The fast path is one compare-exchange; the slow path is a classic three-state futex mutex
 /// (Drepper, "Futexes Are Tricky", mutex 2), except that the holder is named, so that a
 /// waiter that sleeps a full [`OWNER_CHECK_INTERVAL`] can check whether it is still alive.
+#[inline]
 fn acquire(word: &AtomicU32, me: u32, timeout: Option<Duration>) -> Acquired {
     if word
         .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
@@ -94,6 +123,13 @@ fn acquire(word: &AtomicU32, me: u32, timeout: Option<Duration>) -> Acquired {
     {
         return Acquired::Yes;
     }
+    acquire_contended(word, me, timeout)
+}
+
+/// [`acquire`] after its fast path failed: the word was not free.
+#[cold]
+#[inline(never)]
+fn acquire_contended(word: &AtomicU32, me: u32, timeout: Option<Duration>) -> Acquired {
     let deadline = Deadline::after(timeout);
     loop {
         let mut c = word.load(Ordering::Relaxed);
@@ -148,12 +184,20 @@ fn take_from_dead(word: &AtomicU32, seen: u32, me: u32) -> bool {
 
 /// Frees the mutex `word`, waking one sleeper if there may be any. Returns whether it was
 /// locked.
+#[inline]
 fn release(word: &AtomicU32) -> bool {
     let previous = word.swap(0, Ordering::Release);
     if previous & WAITERS != 0 {
-        futex::wake(word, 1).expect("FUTEX_WAKE on a shared-memory word");
+        wake_one(word);
     }
     previous != 0
+}
+
+/// Wakes one sleeper on a mutex word just freed: the release's slow path.
+#[cold]
+#[inline(never)]
+fn wake_one(word: &AtomicU32) {
+    futex::wake(word, 1).expect("FUTEX_WAKE on a shared-memory word");
 }
 
 /// What a [`Condition`](super::Condition), a [`Value`](crate::Value) or an

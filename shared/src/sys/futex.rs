@@ -89,17 +89,26 @@ thread_local! {
 
 /// The calling thread's kernel thread id (`gettid`), unique among the live threads of every
 /// process in the pid namespace. Locks store it as their owner.
+///
+/// Inlined: every lock operation asks, and the cached answer is one thread-local load.
+#[inline]
 pub(crate) fn current_tid() -> u32 {
-    TID.with(|tid| {
-        if tid.get() == 0 {
-            // Register before the first cache fill, so that no fork can copy a filled cache
-            // into a child without the handler that clears it.
-            register_fork_handler();
-            let raw = nix::unistd::gettid().as_raw();
-            tid.set(u32::try_from(raw).unwrap_or(0));
-        }
-        tid.get()
-    })
+    match TID.with(Cell::get) {
+        0 => fill_tid(),
+        tid => tid,
+    }
+}
+
+/// The first [`current_tid`] of a thread (or of a forked child's thread): asks the kernel.
+#[cold]
+#[inline(never)]
+fn fill_tid() -> u32 {
+    // Register before the first cache fill, so that no fork can copy a filled cache into a
+    // child without the handler that clears it.
+    register_fork_handler();
+    let tid = u32::try_from(nix::unistd::gettid().as_raw()).unwrap_or(0);
+    TID.with(|cell| cell.set(tid));
+    tid
 }
 
 /// This process's id, or 0 until first asked (cached for the same reason as [`TID`]).
@@ -108,16 +117,22 @@ static PID: AtomicU32 = AtomicU32::new(0);
 /// The calling process's id (`getpid`, the thread group id), which a lock records beside its
 /// holder's thread id, so that it can tell a holder in this process from one in another even
 /// after the holding thread has gone.
+#[inline]
 pub(crate) fn current_pid() -> u32 {
     match PID.load(Ordering::Relaxed) {
-        0 => {
-            register_fork_handler();
-            let pid = u32::try_from(nix::unistd::getpid().as_raw()).unwrap_or(0);
-            PID.store(pid, Ordering::Relaxed);
-            pid
-        }
+        0 => fill_pid(),
         pid => pid,
     }
+}
+
+/// The first [`current_pid`] of a process: asks the kernel.
+#[cold]
+#[inline(never)]
+fn fill_pid() -> u32 {
+    register_fork_handler();
+    let pid = u32::try_from(nix::unistd::getpid().as_raw()).unwrap_or(0);
+    PID.store(pid, Ordering::Relaxed);
+    pid
 }
 
 /// After a fork the child's one thread has a new id, but its thread-local cache still holds
