@@ -232,7 +232,7 @@ impl SharedBlock {
     /// The `A` at `offset` (a multiple of its size), checked for bounds and alignment.
     #[inline]
     fn atomic<A: SharedAtomic>(&self, offset: usize) -> &A {
-        if !offset.checked_add(A::SIZE).is_some_and(|end| end <= self.len) || offset % A::SIZE != 0 {
+        if offset.checked_add(A::SIZE).is_none_or(|end| end > self.len) || offset % A::SIZE != 0 {
             bad_access(offset, A::SIZE, self.len);
         }
         // The block starts at a multiple of ALIGN in a page-aligned mapping, so an offset that
