@@ -19,15 +19,14 @@ const WAITERS: u32 = 1 << 31;
 /// The holder's thread id (0 when unlocked). Linux thread ids are below 2^22.
 const TID_MASK: u32 = !WAITERS;
 
-/// The mutex's words at the start of a lock's block, by byte offset: the word itself, and the
-/// process id of its holder (written by each acquirer, read only to print the owner).
-const WORD: usize = 0;
-const HOLDER_PID: usize = 4;
-
 pub(crate) use private::{Acquired, Sealed};
 
-/// The mutex at the start of a lock's block.
-pub(super) struct Mutex<'a>(&'a SharedBlock);
+/// The mutex at the start of a lock's block: two words, the word itself, then the process id
+/// of its holder (written by each acquirer, read only to print the owner).
+pub(super) struct Mutex<'a> {
+    word: &'a AtomicU32,
+    holder_pid: &'a AtomicU32,
+}
 
 impl<'a> Mutex<'a> {
     /// The bytes a mutex takes at the start of a block; a lock keeps its own words after them.
@@ -36,17 +35,25 @@ impl<'a> Mutex<'a> {
     /// The mutex whose words start `block`.
     #[inline]
     pub(super) fn at(block: &'a SharedBlock) -> Mutex<'a> {
-        Mutex(block)
+        let [word, holder_pid] = block.atomic_u32s(0);
+        Mutex::of(word, holder_pid)
+    }
+
+    /// The mutex of these two words (the first two of a lock's block, taken with the lock's
+    /// own words in one bounds check).
+    #[inline]
+    pub(super) fn of(word: &'a AtomicU32, holder_pid: &'a AtomicU32) -> Mutex<'a> {
+        Mutex { word, holder_pid }
     }
 
     #[inline]
     fn word(&self) -> &'a AtomicU32 {
-        self.0.atomic_u32(WORD)
+        self.word
     }
 
     #[inline]
     fn holder_pid(&self) -> &'a AtomicU32 {
-        self.0.atomic_u32(HOLDER_PID)
+        self.holder_pid
     }
 
     /// The thread id of the holder, or 0 when it is free.

@@ -71,14 +71,22 @@ impl RLock {
         })
     }
 
+    /// The mutex and the count, with one bounds check.
+    #[inline]
+    fn parts(&self) -> (Mutex<'_>, &AtomicU32) {
+        const { assert!(COUNT == 8) };
+        let [word, holder_pid, count] = self.block.atomic_u32s(0);
+        (Mutex::of(word, holder_pid), count)
+    }
+
     #[inline]
     fn mutex(&self) -> Mutex<'_> {
-        Mutex::at(&self.block)
+        self.parts().0
     }
 
     #[inline]
     fn count(&self) -> &AtomicU32 {
-        self.block.atomic_u32(COUNT)
+        self.parts().1
     }
 
     /// Blocks until the calling thread holds the lock (again); the guard releases one level.
@@ -152,8 +160,7 @@ impl RLock {
     #[inline]
     fn raw_acquire(&self, timeout: Option<Duration>) -> Acquired {
         let me = futex::current_tid();
-        let mutex = self.mutex();
-        let count = self.count();
+        let (mutex, count) = self.parts();
         if mutex.held_by(me) {
             // Only the holder touches the count: a plain read and write, no atomic add.
             count.store(count.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
@@ -205,15 +212,15 @@ impl RLock {
     /// Releases one level if the calling thread holds the lock; returns whether it did.
     #[inline]
     fn release_level(&self) -> bool {
-        if !self.is_owned() {
+        let (mutex, count) = self.parts();
+        if !mutex.held_by_me() {
             return false;
         }
         // Only the holder touches the count: a plain read and write, no atomic subtract.
-        let count = self.count();
         match count.load(Ordering::Relaxed) {
             1 => {
                 count.store(0, Ordering::Relaxed);
-                self.mutex().release();
+                mutex.release();
             }
             n => count.store(n.wrapping_sub(1), Ordering::Relaxed),
         }
