@@ -62,10 +62,11 @@ impl<'a> Mutex<'a> {
         self.word().load(Ordering::Relaxed) & TID_MASK
     }
 
-    /// Whether the calling thread holds it.
+    /// Whether the calling thread holds it (a thread that has not named itself yet holds no
+    /// lock: see [`futex::tid_if_known`]).
     #[inline]
     pub(super) fn held_by_me(&self) -> bool {
-        self.holder() == futex::current_tid()
+        self.holder() == futex::tid_if_known()
     }
 
     /// Who holds it, as CPython's `__repr__` names the holder.

@@ -81,10 +81,14 @@ pub(crate) fn wake(word: &AtomicU32, n: u32) -> io::Result<usize> {
     cvt(ret).map(|n| usize::try_from(n).unwrap_or(0))
 }
 
+/// [`TID`] before the thread first asks: above every thread id (they are below 2^22), and
+/// above every holder a lock word can name (31 bits), so no lock seems held by it.
+const UNKNOWN_TID: u32 = u32::MAX;
+
 thread_local! {
-    /// This thread's kernel thread id, or 0 until first asked. Cached because `gettid` is a
-    /// system call and an uncontended lock must not make one.
-    static TID: Cell<u32> = const { Cell::new(0) };
+    /// This thread's kernel thread id, or [`UNKNOWN_TID`] until first asked. Cached because
+    /// `gettid` is a system call and an uncontended lock must not make one.
+    static TID: Cell<u32> = const { Cell::new(UNKNOWN_TID) };
 }
 
 /// The calling thread's kernel thread id (`gettid`), unique among the live threads of every
@@ -94,9 +98,21 @@ thread_local! {
 #[inline]
 pub(crate) fn current_tid() -> u32 {
     match TID.with(Cell::get) {
-        0 => fill_tid(),
+        UNKNOWN_TID => fill_tid(),
         tid => tid,
     }
+}
+
+/// For a holder check: the calling thread's id if it has asked for it before ([`current_tid`]),
+/// else a value that equals no holder, without the branch that fills the cache.
+///
+/// Right because a thread holds a lock only after acquiring it, and every acquire names its
+/// holder by [`current_tid`], which fills the cache: a thread whose cache is empty (never
+/// asked, or the one thread of a child forked since, see [`register_fork_handler`]) holds
+/// nothing.
+#[inline]
+pub(crate) fn tid_if_known() -> u32 {
+    TID.with(Cell::get)
 }
 
 /// The first [`current_tid`] of a thread (or of a forked child's thread): asks the kernel.
@@ -140,7 +156,7 @@ fn fill_pid() -> u32 {
 fn register_fork_handler() {
     static ONCE: Once = Once::new();
     extern "C" fn in_child() {
-        TID.with(|tid| tid.set(0));
+        TID.with(|tid| tid.set(UNKNOWN_TID));
         PID.store(0, Ordering::Relaxed);
     }
     ONCE.call_once(|| {
@@ -172,5 +188,24 @@ pub(crate) fn thread_alive(tid: u32) -> bool {
         // ESRCH: the thread went away while we read. Anything else (no /proc?): assume
         // alive, so that we never steal a lock from a live owner.
         Err(e) => e.raw_os_error() != Some(libc::ESRCH),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_is_unknown_until_it_asks_for_its_id() {
+        std::thread::spawn(|| {
+            // Equal to no holder a lock word can name (31 bits): a holder check says "not me".
+            assert_eq!(tid_if_known(), UNKNOWN_TID);
+            assert!(UNKNOWN_TID > i32::MAX as u32);
+            let tid = current_tid();
+            assert_eq!(i64::from(tid), i64::from(nix::unistd::gettid().as_raw()));
+            assert_eq!(tid_if_known(), tid);
+        })
+        .join()
+        .unwrap();
     }
 }
