@@ -164,6 +164,18 @@ pub(crate) struct SharedBlock {
     len: usize,
 }
 
+/// The panic of an out-of-range or misaligned [`SharedBlock`] access (`size` bytes that must
+/// be aligned to `align`), out of the inlined path.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn bad_access(offset: usize, size: usize, align: usize, len: usize) -> ! {
+    if offset % align == 0 {
+        panic!("shared block access out of range: {size} bytes at offset {offset} of {len}");
+    }
+    panic!("misaligned {align}-byte access at offset {offset}");
+}
+
 impl SharedBlock {
     /// A new zeroed block of `len` bytes (at least one), aligned to [`ALIGN`].
     pub(crate) fn new(len: usize) -> Result<SharedBlock> {
@@ -212,51 +224,57 @@ impl SharedBlock {
 
     /// A pointer to the block's first byte, for callers that copy bytes in and out under a
     /// protocol of their own (e.g. holding a lock). Valid while `self` lives.
+    #[inline]
     pub(crate) fn as_ptr(&self) -> *mut u8 {
         // In bounds: `offset + len` lies within the segment by construction.
         self.segment.map.as_mut_ptr().wrapping_add(self.offset)
     }
 
     /// The `A` at `offset` (a multiple of its size), checked for bounds and alignment.
+    #[inline]
     fn atomic<A: SharedAtomic>(&self, offset: usize) -> &A {
-        assert!(
-            offset.checked_add(A::SIZE).is_some_and(|end| end <= self.len),
-            "shared block access out of range: {} bytes at offset {offset} of {}",
-            A::SIZE,
-            self.len
-        );
-        assert!(
-            offset % A::SIZE == 0,
-            "misaligned {}-byte access at offset {offset}",
-            A::SIZE
-        );
+        if offset.checked_add(A::SIZE).is_none_or(|end| end > self.len) || offset % A::ALIGN != 0 {
+            bad_access(offset, A::SIZE, A::ALIGN, self.len);
+        }
         // The block starts at a multiple of ALIGN in a page-aligned mapping, so an offset that
-        // is a multiple of the size is aligned for it.
+        // is a multiple of the alignment is aligned for it.
         let ptr = self.as_ptr().wrapping_add(offset).cast::<A>();
-        // SAFETY: the asserts put the `A::SIZE` bytes inside this block, which lies inside the
+        // SAFETY: the check above puts the `A::SIZE` bytes inside this block, which lies inside the
         // mapping, at an address aligned for `A` (see above). The mapping lives as long as
         // `self.segment`, which the returned reference borrows. `A` is one of the atomic integer
-        // types (the trait is sealed): valid for any bits, and changed only through atomic
-        // operations, so other threads and processes writing the same bytes is no data race.
+        // types or an array of them (the trait is sealed): valid for any bits, and changed only
+        // through atomic operations, so other threads and processes writing the same bytes is no
+        // data race.
         unsafe { &*ptr }
     }
 
+    /// The `N` four-byte words from `offset` (a multiple of 4), as atomics, with one check: a
+    /// lock's words, all at hand for one operation.
+    #[inline]
+    pub(crate) fn atomic_u32s<const N: usize>(&self, offset: usize) -> &[AtomicU32; N] {
+        self.atomic(offset)
+    }
+
     /// The byte at `offset`, as an atomic.
+    #[inline]
     pub(crate) fn atomic_u8(&self, offset: usize) -> &AtomicU8 {
         self.atomic(offset)
     }
 
     /// The two bytes at `offset` (a multiple of 2), as an atomic.
+    #[inline]
     pub(crate) fn atomic_u16(&self, offset: usize) -> &AtomicU16 {
         self.atomic(offset)
     }
 
     /// The four bytes at `offset` (a multiple of 4), as an atomic: e.g. a futex word.
+    #[inline]
     pub(crate) fn atomic_u32(&self, offset: usize) -> &AtomicU32 {
         self.atomic(offset)
     }
 
     /// The eight bytes at `offset` (a multiple of 8), as an atomic.
+    #[inline]
     pub(crate) fn atomic_u64(&self, offset: usize) -> &AtomicU64 {
         self.atomic(offset)
     }
@@ -351,8 +369,10 @@ impl fmt::Debug for SharedBlock {
 
 /// The atomic integer types a [`SharedBlock`] hands out views of.
 trait SharedAtomic: private::Sealed {
-    /// The size (and alignment) in bytes.
+    /// The size in bytes.
     const SIZE: usize;
+    /// The alignment in bytes.
+    const ALIGN: usize;
 }
 
 mod private {
@@ -368,10 +388,18 @@ macro_rules! shared_atomic {
                 assert!(size_of::<$t>() == align_of::<$t>());
                 size_of::<$t>()
             };
+            const ALIGN: usize = Self::SIZE;
         }
     )*)
 }
 shared_atomic!(AtomicU8, AtomicU16, AtomicU32, AtomicU64);
+
+// Consecutive 32-bit words: a lock's.
+impl<const N: usize> private::Sealed for [AtomicU32; N] {}
+impl<const N: usize> SharedAtomic for [AtomicU32; N] {
+    const SIZE: usize = size_of::<[AtomicU32; N]>();
+    const ALIGN: usize = align_of::<[AtomicU32; N]>();
+}
 
 /// What a [`SharedBlock`] serializes as.
 #[derive(Serialize, Deserialize)]

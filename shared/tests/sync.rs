@@ -318,6 +318,34 @@ fn rlock_owner_killed_is_recovered() {
     assert_eq!(join(&p), -9);
 }
 
+/// A guard outliving a hand release ([`RLock::release`]) finds the lock no longer ours when it
+/// drops: it must leave the next holder's hold alone (the guard's drop checks the holder).
+fn rlock_guard_dropped_after_a_hand_release_frees_nothing() {
+    fn take_and_hold((lock, held, done): (RLock, Semaphore, Semaphore)) {
+        let g = lock
+            .acquire_timeout(Duration::from_secs(10))
+            .expect("released by hand in the parent");
+        held.release().unwrap();
+        assert!(done.acquire_timeout(Duration::from_secs(10)).is_some());
+        assert!(lock.is_owned(), "the parent's stale guard took nothing from us");
+        assert_eq!(lock.recursion(), 1);
+        drop(g);
+    }
+    let lock = RLock::new().unwrap();
+    let held = Semaphore::new(0).unwrap();
+    let done = Semaphore::new(0).unwrap();
+    let guard = lock.acquire();
+    lock.release().unwrap();
+    assert!(!lock.is_owned());
+    let p = spawn(take_and_hold, (lock.clone(), held.clone(), done.clone()));
+    assert!(held.acquire_timeout(Duration::from_secs(10)).is_some());
+    drop(guard);
+    assert!(lock.acquire_timeout(ms(50)).is_none(), "the child still holds it");
+    done.release().unwrap();
+    assert_eq!(join(&p), 0);
+    assert!(lock.try_acquire().is_some());
+}
+
 // ---- Semaphore and BoundedSemaphore ---------------------------------------------------------
 
 fn semaphore_waiter_woken_by_release() {
@@ -1006,6 +1034,7 @@ fn main() -> std::process::ExitCode {
         case!(rlock_recursion_and_ownership),
         case!(rlock_waiter_gets_it_after_full_release),
         case!(rlock_owner_killed_is_recovered),
+        case!(rlock_guard_dropped_after_a_hand_release_frees_nothing),
         case!(semaphore_waiter_woken_by_release),
         case!(semaphore_timeout_within_bound),
         case!(semaphore_counts_across_processes),

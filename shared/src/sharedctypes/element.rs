@@ -91,6 +91,7 @@ impl private::Sealed for f64 {
 impl Element for f64 {}
 
 /// Loads element `index` of type `T` from `block`, atomically.
+#[inline]
 pub(super) fn load<T: Element>(block: &SharedBlock, index: usize) -> T {
     let offset = index * T::SIZE;
     let bits = match T::SIZE {
@@ -103,6 +104,7 @@ pub(super) fn load<T: Element>(block: &SharedBlock, index: usize) -> T {
 }
 
 /// Stores `value` as element `index` of `block`, atomically.
+#[inline]
 #[allow(clippy::cast_possible_truncation, reason = "the element's bits fit its size")]
 pub(super) fn store<T: Element>(block: &SharedBlock, index: usize, value: T) {
     let offset = index * T::SIZE;

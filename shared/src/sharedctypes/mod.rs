@@ -37,10 +37,19 @@ pub use value::{RawValue, Value};
 
 /// Runs `f` holding `lock`, unless the calling thread holds it already (then it is either
 /// re-entered, for an RLock, or would deadlock, for a Lock: in both cases `f` may just run).
+///
+/// Inlined: inside `get_lock()` (the common case) an access costs one holder check.
+#[inline]
 fn locked<L: SyncLock, R>(lock: &L, f: impl FnOnce() -> R) -> R {
     if lock.is_owned() {
         return f();
     }
+    locked_by_us(lock, f)
+}
+
+/// [`locked`] when the caller does not hold the lock yet: takes it around `f`.
+#[inline(never)]
+fn locked_by_us<L: SyncLock, R>(lock: &L, f: impl FnOnce() -> R) -> R {
     /// Releases on drop, so that a panic inside `f` (an index out of range) frees the lock.
     struct Release<'a, L: SyncLock>(&'a L);
     impl<L: SyncLock> Drop for Release<'_, L> {

@@ -75,6 +75,7 @@ impl<T: Element> RawValue<T> {
     /// assert_eq!(x.get(), 7);
     /// # Ok::<(), multiprocessing::Error>(())
     /// ```
+    #[inline]
     pub fn get(&self) -> T {
         load(&self.block, 0)
     }
@@ -89,6 +90,7 @@ impl<T: Element> RawValue<T> {
     /// assert_eq!(x.get(), 9);
     /// # Ok::<(), multiprocessing::Error>(())
     /// ```
+    #[inline]
     pub fn set(&self, value: T) {
         store(&self.block, 0, value);
     }
@@ -224,6 +226,7 @@ impl<T: Element, L: SyncLock> Value<T, L> {
     /// val.set(val.get() + 1);
     /// # Ok::<(), multiprocessing::Error>(())
     /// ```
+    #[inline]
     pub fn get_lock(&self) -> &L {
         &self.lock
     }
@@ -237,6 +240,7 @@ impl<T: Element, L: SyncLock> Value<T, L> {
     /// assert_eq!(val.get_obj().get(), 3);
     /// # Ok::<(), multiprocessing::Error>(())
     /// ```
+    #[inline]
     pub fn get_obj(&self) -> &RawValue<T> {
         &self.obj
     }
@@ -250,6 +254,7 @@ impl<T: Element, L: SyncLock> Value<T, L> {
     /// assert_eq!(val.get(), 5);
     /// # Ok::<(), multiprocessing::Error>(())
     /// ```
+    #[inline]
     pub fn get(&self) -> T {
         locked(&self.lock, || self.obj.get())
     }
@@ -264,6 +269,7 @@ impl<T: Element, L: SyncLock> Value<T, L> {
     /// assert_eq!(val.get(), 0.5);
     /// # Ok::<(), multiprocessing::Error>(())
     /// ```
+    #[inline]
     pub fn set(&self, value: T) {
         locked(&self.lock, || self.obj.set(value));
     }

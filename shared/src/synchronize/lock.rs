@@ -118,6 +118,7 @@ impl Lock {
         })
     }
 
+    #[inline]
     fn mutex(&self) -> Mutex<'_> {
         Mutex::at(&self.block)
     }
@@ -136,6 +137,7 @@ impl Lock {
     /// assert!(!lock.is_locked());
     /// # Ok::<(), multiprocessing::Error>(())
     /// ```
+    #[inline]
     pub fn acquire(&self) -> LockGuard<'_> {
         self.guard(self.raw_acquire(None))
             .expect("an acquire without timeout does not time out")
@@ -174,6 +176,7 @@ impl Lock {
         self.guard(self.raw_acquire(Some(Duration::ZERO)))
     }
 
+    #[inline]
     fn guard(&self, acquired: Acquired) -> Option<LockGuard<'_>> {
         match acquired {
             Acquired::TimedOut => None,
@@ -199,13 +202,12 @@ impl Lock {
     /// assert!(lock.release().is_err());
     /// # Ok::<(), multiprocessing::Error>(())
     /// ```
+    #[inline]
     pub fn release(&self) -> Result<()> {
         if self.mutex().release() {
             Ok(())
         } else {
-            Err(Error::state(
-                "Lock.release(): the lock is not locked (semaphore or lock released too many times)",
-            ))
+            Err(not_locked())
         }
     }
 
@@ -219,22 +221,34 @@ impl Lock {
     /// assert!(lock.is_locked());
     /// # Ok::<(), multiprocessing::Error>(())
     /// ```
+    #[inline]
     pub fn is_locked(&self) -> bool {
         self.mutex().holder() != 0
     }
 
+    #[inline]
     fn raw_acquire(&self, timeout: Option<Duration>) -> Acquired {
         self.mutex().acquire(timeout)
     }
 }
 
+/// [`Lock::release`]'s error, out of its inlined path.
+#[cold]
+#[inline(never)]
+fn not_locked() -> Error {
+    Error::state("Lock.release(): the lock is not locked (semaphore or lock released too many times)")
+}
+
 impl Sealed for Lock {
+    #[inline]
     fn raw_acquire(&self, timeout: Option<Duration>) -> Acquired {
         Lock::raw_acquire(self, timeout)
     }
+    #[inline]
     fn raw_release(&self) -> Result<()> {
         self.release()
     }
+    #[inline]
     fn is_owned(&self) -> bool {
         self.mutex().held_by_me()
     }
@@ -325,6 +339,7 @@ impl LockGuard<'_> {
 }
 
 impl Drop for LockGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
         // Someone else may have released it already (any process may release a Lock): then
         // there is nothing left to do.

@@ -19,41 +19,54 @@ const WAITERS: u32 = 1 << 31;
 /// The holder's thread id (0 when unlocked). Linux thread ids are below 2^22.
 const TID_MASK: u32 = !WAITERS;
 
-/// The mutex's words at the start of a lock's block, by byte offset: the word itself, and the
-/// process id of its holder (written by each acquirer, read only to print the owner).
-const WORD: usize = 0;
-const HOLDER_PID: usize = 4;
-
 pub(crate) use private::{Acquired, Sealed};
 
-/// The mutex at the start of a lock's block.
-pub(super) struct Mutex<'a>(&'a SharedBlock);
+/// The mutex at the start of a lock's block: two words, the word itself, then the process id
+/// of its holder (written by each acquirer, read only to print the owner).
+pub(super) struct Mutex<'a> {
+    word: &'a AtomicU32,
+    holder_pid: &'a AtomicU32,
+}
 
 impl<'a> Mutex<'a> {
     /// The bytes a mutex takes at the start of a block; a lock keeps its own words after them.
     pub(super) const SIZE: usize = 8;
 
     /// The mutex whose words start `block`.
+    #[inline]
     pub(super) fn at(block: &'a SharedBlock) -> Mutex<'a> {
-        Mutex(block)
+        let [word, holder_pid] = block.atomic_u32s(0);
+        Mutex::of(word, holder_pid)
     }
 
+    /// The mutex of these two words (the first two of a lock's block, taken with the lock's
+    /// own words in one bounds check).
+    #[inline]
+    pub(super) fn of(word: &'a AtomicU32, holder_pid: &'a AtomicU32) -> Mutex<'a> {
+        Mutex { word, holder_pid }
+    }
+
+    #[inline]
     fn word(&self) -> &'a AtomicU32 {
-        self.0.atomic_u32(WORD)
+        self.word
     }
 
+    #[inline]
     fn holder_pid(&self) -> &'a AtomicU32 {
-        self.0.atomic_u32(HOLDER_PID)
+        self.holder_pid
     }
 
     /// The thread id of the holder, or 0 when it is free.
+    #[inline]
     pub(super) fn holder(&self) -> u32 {
         self.word().load(Ordering::Relaxed) & TID_MASK
     }
 
-    /// Whether the calling thread holds it.
+    /// Whether the calling thread holds it (a thread that has not named itself yet holds no
+    /// lock: see [`futex::tid_if_known`]).
+    #[inline]
     pub(super) fn held_by_me(&self) -> bool {
-        self.holder() == futex::current_tid()
+        self.holder() == futex::tid_if_known()
     }
 
     /// Who holds it, as CPython's `__repr__` names the holder.
@@ -66,7 +79,29 @@ impl<'a> Mutex<'a> {
         }
     }
 
+    /// Whether thread `me` holds it.
+    #[inline]
+    pub(super) fn held_by(&self, me: u32) -> bool {
+        self.holder() == me
+    }
+
+    /// Takes the mutex for thread `me` (the caller) if it is free now, without waiting: the
+    /// uncontended acquire, one compare-exchange.
+    #[inline]
+    pub(super) fn try_take(&self, me: u32) -> bool {
+        if self
+            .word()
+            .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            self.holder_pid().store(futex::current_pid(), Ordering::Relaxed);
+            return true;
+        }
+        false
+    }
+
     /// Takes the mutex for the calling thread, waiting at most `timeout` (`None`: forever).
+    #[inline]
     pub(super) fn acquire(&self, timeout: Option<Duration>) -> Acquired {
         let acquired = acquire(self.word(), futex::current_tid(), timeout);
         if acquired != Acquired::TimedOut {
@@ -76,6 +111,7 @@ impl<'a> Mutex<'a> {
     }
 
     /// Frees the mutex, waking one sleeper if there may be any. Returns whether it was locked.
+    #[inline]
     pub(super) fn release(&self) -> bool {
         release(self.word())
     }
@@ -87,6 +123,7 @@ impl<'a> Mutex<'a> {
 /// The fast path is one compare-exchange; the slow path is a classic three-state futex mutex
 /// (Drepper, "Futexes Are Tricky", mutex 2), except that the holder is named, so that a
 /// waiter that sleeps a full [`OWNER_CHECK_INTERVAL`] can check whether it is still alive.
+#[inline]
 fn acquire(word: &AtomicU32, me: u32, timeout: Option<Duration>) -> Acquired {
     if word
         .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
@@ -94,6 +131,13 @@ fn acquire(word: &AtomicU32, me: u32, timeout: Option<Duration>) -> Acquired {
     {
         return Acquired::Yes;
     }
+    acquire_contended(word, me, timeout)
+}
+
+/// [`acquire`] after its fast path failed: the word was not free.
+#[cold]
+#[inline(never)]
+fn acquire_contended(word: &AtomicU32, me: u32, timeout: Option<Duration>) -> Acquired {
     let deadline = Deadline::after(timeout);
     loop {
         let mut c = word.load(Ordering::Relaxed);
@@ -148,12 +192,20 @@ fn take_from_dead(word: &AtomicU32, seen: u32, me: u32) -> bool {
 
 /// Frees the mutex `word`, waking one sleeper if there may be any. Returns whether it was
 /// locked.
+#[inline]
 fn release(word: &AtomicU32) -> bool {
     let previous = word.swap(0, Ordering::Release);
     if previous & WAITERS != 0 {
-        futex::wake(word, 1).expect("FUTEX_WAKE on a shared-memory word");
+        wake_one(word);
     }
     previous != 0
+}
+
+/// Wakes one sleeper on a mutex word just freed: the release's slow path.
+#[cold]
+#[inline(never)]
+fn wake_one(word: &AtomicU32) {
+    futex::wake(word, 1).expect("FUTEX_WAKE on a shared-memory word");
 }
 
 /// What a [`Condition`](super::Condition), a [`Value`](crate::Value) or an

@@ -15,6 +15,7 @@ use crate::py::PyRepr;
 use super::Lock;
 use super::mutex::{Acquired, Mutex, Sealed, SyncLock};
 use super::owner::Owner;
+use crate::sys::futex;
 
 /// The recursion count's word, after the mutex: touched only by the holder.
 const COUNT: usize = Mutex::SIZE;
@@ -70,12 +71,22 @@ impl RLock {
         })
     }
 
-    fn mutex(&self) -> Mutex<'_> {
-        Mutex::at(&self.block)
+    /// The mutex and the count, with one bounds check.
+    #[inline]
+    fn parts(&self) -> (Mutex<'_>, &AtomicU32) {
+        const { assert!(COUNT == 8) };
+        let [word, holder_pid, count] = self.block.atomic_u32s(0);
+        (Mutex::of(word, holder_pid), count)
     }
 
+    #[inline]
+    fn mutex(&self) -> Mutex<'_> {
+        self.parts().0
+    }
+
+    #[inline]
     fn count(&self) -> &AtomicU32 {
-        self.block.atomic_u32(COUNT)
+        self.parts().1
     }
 
     /// Blocks until the calling thread holds the lock (again); the guard releases one level.
@@ -88,6 +99,7 @@ impl RLock {
     /// assert!(lock.is_owned());
     /// # Ok::<(), multiprocessing::Error>(())
     /// ```
+    #[inline]
     pub fn acquire(&self) -> RLockGuard<'_> {
         self.guard(self.raw_acquire(None))
             .expect("an acquire without timeout does not time out")
@@ -131,6 +143,7 @@ impl RLock {
         self.guard(self.raw_acquire(Some(Duration::ZERO)))
     }
 
+    #[inline]
     fn guard(&self, acquired: Acquired) -> Option<RLockGuard<'_>> {
         match acquired {
             Acquired::TimedOut => None,
@@ -142,11 +155,28 @@ impl RLock {
         }
     }
 
+    /// The acquire: inlined for the two uncontended cases (ours already, or free), the wait
+    /// out of line.
+    #[inline]
     fn raw_acquire(&self, timeout: Option<Duration>) -> Acquired {
-        if self.mutex().held_by_me() {
-            self.count().fetch_add(1, Ordering::Relaxed);
+        let me = futex::current_tid();
+        let (mutex, count) = self.parts();
+        if mutex.held_by(me) {
+            // Only the holder touches the count: a plain read and write, no atomic add.
+            count.store(count.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
             return Acquired::Yes;
         }
+        if mutex.try_take(me) {
+            count.store(1, Ordering::Relaxed);
+            return Acquired::Yes;
+        }
+        self.acquire_contended(timeout)
+    }
+
+    /// [`RLock::raw_acquire`] when another thread holds the lock: waits for it.
+    #[cold]
+    #[inline(never)]
+    fn acquire_contended(&self, timeout: Option<Duration>) -> Acquired {
         let acquired = self.mutex().acquire(timeout);
         if acquired != Acquired::TimedOut {
             // A dead holder's count is meaningless: we start at one level.
@@ -170,16 +200,31 @@ impl RLock {
     /// assert!(lock.release().is_err());
     /// # Ok::<(), multiprocessing::Error>(())
     /// ```
+    #[inline]
     pub fn release(&self) -> Result<()> {
-        if !self.is_owned() {
-            return Err(Error::state(
-                "RLock.release(): attempt to release recursive lock not owned by thread",
-            ));
+        if self.release_level() {
+            Ok(())
+        } else {
+            Err(not_owned())
         }
-        if self.count().fetch_sub(1, Ordering::Relaxed) == 1 {
-            self.mutex().release();
+    }
+
+    /// Releases one level if the calling thread holds the lock; returns whether it did.
+    #[inline]
+    fn release_level(&self) -> bool {
+        let (mutex, count) = self.parts();
+        if !mutex.held_by_me() {
+            return false;
         }
-        Ok(())
+        // Only the holder touches the count: a plain read and write, no atomic subtract.
+        match count.load(Ordering::Relaxed) {
+            1 => {
+                count.store(0, Ordering::Relaxed);
+                mutex.release();
+            }
+            n => count.store(n.wrapping_sub(1), Ordering::Relaxed),
+        }
+        true
     }
 
     /// Whether the calling thread holds the lock.
@@ -191,6 +236,7 @@ impl RLock {
     /// assert!(!lock.is_owned());
     /// # Ok::<(), multiprocessing::Error>(())
     /// ```
+    #[inline]
     pub fn is_owned(&self) -> bool {
         self.mutex().held_by_me()
     }
@@ -214,13 +260,23 @@ impl RLock {
     }
 }
 
+/// [`RLock::release`]'s error, out of its inlined path.
+#[cold]
+#[inline(never)]
+fn not_owned() -> Error {
+    Error::state("RLock.release(): attempt to release recursive lock not owned by thread")
+}
+
 impl Sealed for RLock {
+    #[inline]
     fn raw_acquire(&self, timeout: Option<Duration>) -> Acquired {
         RLock::raw_acquire(self, timeout)
     }
+    #[inline]
     fn raw_release(&self) -> Result<()> {
         self.release()
     }
+    #[inline]
     fn is_owned(&self) -> bool {
         RLock::is_owned(self)
     }
@@ -318,7 +374,10 @@ impl RLockGuard<'_> {
 }
 
 impl Drop for RLockGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
-        let _ = self.lock.release();
+        // Not held any more only if the holder released it by hand ([`RLock::release`]) while
+        // the guard lived: nothing left to release, and a drop must not fail.
+        self.lock.release_level();
     }
 }

@@ -81,25 +81,50 @@ pub(crate) fn wake(word: &AtomicU32, n: u32) -> io::Result<usize> {
     cvt(ret).map(|n| usize::try_from(n).unwrap_or(0))
 }
 
+/// [`TID`] before the thread first asks: above every thread id (they are below 2^22), and
+/// above every holder a lock word can name (31 bits), so no lock seems held by it.
+const UNKNOWN_TID: u32 = u32::MAX;
+
 thread_local! {
-    /// This thread's kernel thread id, or 0 until first asked. Cached because `gettid` is a
-    /// system call and an uncontended lock must not make one.
-    static TID: Cell<u32> = const { Cell::new(0) };
+    /// This thread's kernel thread id, or [`UNKNOWN_TID`] until first asked. Cached because
+    /// `gettid` is a system call and an uncontended lock must not make one.
+    static TID: Cell<u32> = const { Cell::new(UNKNOWN_TID) };
 }
 
 /// The calling thread's kernel thread id (`gettid`), unique among the live threads of every
 /// process in the pid namespace. Locks store it as their owner.
+///
+/// Inlined: every lock operation asks, and the cached answer is one thread-local load.
+#[inline]
 pub(crate) fn current_tid() -> u32 {
-    TID.with(|tid| {
-        if tid.get() == 0 {
-            // Register before the first cache fill, so that no fork can copy a filled cache
-            // into a child without the handler that clears it.
-            register_fork_handler();
-            let raw = nix::unistd::gettid().as_raw();
-            tid.set(u32::try_from(raw).unwrap_or(0));
-        }
-        tid.get()
-    })
+    match TID.with(Cell::get) {
+        UNKNOWN_TID => fill_tid(),
+        tid => tid,
+    }
+}
+
+/// For a holder check: the calling thread's id if it has asked for it before ([`current_tid`]),
+/// else a value that equals no holder, without the branch that fills the cache.
+///
+/// Right because a thread holds a lock only after acquiring it, and every acquire names its
+/// holder by [`current_tid`], which fills the cache: a thread whose cache is empty (never
+/// asked, or the one thread of a child forked since, see [`register_fork_handler`]) holds
+/// nothing.
+#[inline]
+pub(crate) fn tid_if_known() -> u32 {
+    TID.with(Cell::get)
+}
+
+/// The first [`current_tid`] of a thread (or of a forked child's thread): asks the kernel.
+#[cold]
+#[inline(never)]
+fn fill_tid() -> u32 {
+    // Register before the first cache fill, so that no fork can copy a filled cache into a
+    // child without the handler that clears it.
+    register_fork_handler();
+    let tid = u32::try_from(nix::unistd::gettid().as_raw()).unwrap_or(0);
+    TID.with(|cell| cell.set(tid));
+    tid
 }
 
 /// This process's id, or 0 until first asked (cached for the same reason as [`TID`]).
@@ -108,16 +133,22 @@ static PID: AtomicU32 = AtomicU32::new(0);
 /// The calling process's id (`getpid`, the thread group id), which a lock records beside its
 /// holder's thread id, so that it can tell a holder in this process from one in another even
 /// after the holding thread has gone.
+#[inline]
 pub(crate) fn current_pid() -> u32 {
     match PID.load(Ordering::Relaxed) {
-        0 => {
-            register_fork_handler();
-            let pid = u32::try_from(nix::unistd::getpid().as_raw()).unwrap_or(0);
-            PID.store(pid, Ordering::Relaxed);
-            pid
-        }
+        0 => fill_pid(),
         pid => pid,
     }
+}
+
+/// The first [`current_pid`] of a process: asks the kernel.
+#[cold]
+#[inline(never)]
+fn fill_pid() -> u32 {
+    register_fork_handler();
+    let pid = u32::try_from(nix::unistd::getpid().as_raw()).unwrap_or(0);
+    PID.store(pid, Ordering::Relaxed);
+    pid
 }
 
 /// After a fork the child's one thread has a new id, but its thread-local cache still holds
@@ -125,7 +156,7 @@ pub(crate) fn current_pid() -> u32 {
 fn register_fork_handler() {
     static ONCE: Once = Once::new();
     extern "C" fn in_child() {
-        TID.with(|tid| tid.set(0));
+        TID.with(|tid| tid.set(UNKNOWN_TID));
         PID.store(0, Ordering::Relaxed);
     }
     ONCE.call_once(|| {
@@ -157,5 +188,24 @@ pub(crate) fn thread_alive(tid: u32) -> bool {
         // ESRCH: the thread went away while we read. Anything else (no /proc?): assume
         // alive, so that we never steal a lock from a live owner.
         Err(e) => e.raw_os_error() != Some(libc::ESRCH),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_is_unknown_until_it_asks_for_its_id() {
+        std::thread::spawn(|| {
+            // Equal to no holder a lock word can name (31 bits): a holder check says "not me".
+            assert_eq!(tid_if_known(), UNKNOWN_TID);
+            assert!(UNKNOWN_TID > i32::MAX as u32);
+            let tid = current_tid();
+            assert_eq!(i64::from(tid), i64::from(nix::unistd::gettid().as_raw()));
+            assert_eq!(tid_if_known(), tid);
+        })
+        .join()
+        .unwrap();
     }
 }
