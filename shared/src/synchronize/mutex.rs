@@ -139,6 +139,8 @@ fn acquire(word: &AtomicU32, me: u32, timeout: Option<Duration>) -> Acquired {
 #[inline(never)]
 fn acquire_contended(word: &AtomicU32, me: u32, timeout: Option<Duration>) -> Acquired {
     let deadline = Deadline::after(timeout);
+    // `FUTEX_WAIT`s in a row that found the word changed and did not sleep.
+    let mut missed = 0;
     loop {
         let mut c = word.load(Ordering::Relaxed);
         if c == 0 {
@@ -169,12 +171,31 @@ fn acquire_contended(word: &AtomicU32, me: u32, timeout: Option<Duration>) -> Ac
         let slice = deadline.left_at_most(OWNER_CHECK_INTERVAL);
         // The futex call fails only for a bad address or operation, which a word of ours in
         // shared memory never is.
-        let woke = futex::wait(word, c, Some(slice)).expect("FUTEX_WAIT on a shared-memory word");
-        if woke == Wake::TimedOut && take_from_dead(word, c, me) {
-            return Acquired::OwnerDied;
+        match futex::wait(word, c, Some(slice)).expect("FUTEX_WAIT on a shared-memory word") {
+            Wake::TimedOut if take_from_dead(word, c, me) => return Acquired::OwnerDied,
+            Wake::Changed => {
+                missed += 1;
+                if missed >= MISSES_BEFORE_BACKOFF {
+                    std::thread::sleep(deadline.left_at_most(BACKOFF));
+                }
+            }
+            _ => missed = 0,
         }
     }
 }
+
+/// How many times in a row a waiter may find the word changed before it could sleep, before it
+/// backs off: see [`BACKOFF`].
+const MISSES_BEFORE_BACKOFF: u32 = 2;
+
+/// How long a waiter stays away from a mutex that is released and taken again faster than it
+/// can fall asleep. Such a holder (a loop of short critical sections, as `with v.get_lock():
+/// v.value += 1`) frees the word for a few nanoseconds at a time, and a waiter's `FUTEX_WAIT`
+/// then finds it changed, again and again: each try costs the waiter a system call and the
+/// holder another (the waiters bit makes its release call `FUTEX_WAKE`), so both crawl. Away,
+/// the waiter lets the holder run at its uncontended speed; it tries again after this long
+/// (plus the kernel's timer slack), bounded by its deadline.
+const BACKOFF: Duration = Duration::from_micros(50);
 
 /// If the word still reads `seen` and its holder is dead, takes it over for `me`.
 fn take_from_dead(word: &AtomicU32, seen: u32, me: u32) -> bool {

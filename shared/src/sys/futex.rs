@@ -21,9 +21,11 @@ use super::cvt;
 /// Why [`wait`] returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Wake {
-    /// Woken by [`wake`], by a signal, spuriously, or because the word no longer held the
-    /// expected value when we went to sleep. The caller looks at the word again.
+    /// Woken by [`wake`], by a signal, or spuriously. The caller looks at the word again.
     Woken,
+    /// Not asleep at all: the word no longer held the expected value (`EAGAIN`). The caller
+    /// looks at the word again.
+    Changed,
     /// The timeout passed.
     TimedOut,
 }
@@ -56,7 +58,8 @@ pub(crate) fn wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) -
     match cvt(ret) {
         Ok(_) => Ok(Wake::Woken),
         Err(e) => match e.raw_os_error() {
-            Some(libc::EAGAIN | libc::EINTR) => Ok(Wake::Woken),
+            Some(libc::EAGAIN) => Ok(Wake::Changed),
+            Some(libc::EINTR) => Ok(Wake::Woken),
             Some(libc::ETIMEDOUT) => Ok(Wake::TimedOut),
             _ => Err(e),
         },
