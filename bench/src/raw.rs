@@ -85,8 +85,8 @@ const SPIN_TIME: Duration = Duration::from_micros(50);
 /// receives in a row sleep without spinning.
 const MAX_MISSES: u32 = 8;
 
-/// A socket whose reads spin as the runtime's `Connection` does: non-blocking reads, a few
-/// pause instructions apart, for up to [`SPIN_TIME`], then one blocking read. A spin that runs
+/// A socket whose reads spin as the runtime's `Connection` does: non-blocking reads with a
+/// `sched_yield` between them, for up to [`SPIN_TIME`], then one blocking read. A spin that runs
 /// out makes the next `2^misses - 1` reads sleep at once, and a spin that catches a message
 /// resets the count, so that on a loaded machine the spinning does not take the CPU the peer
 /// needs to answer (without that rule a round trip here takes 100 us and more under load).
@@ -117,9 +117,7 @@ impl Read for Spinning {
         }
         let until = Instant::now() + SPIN_TIME;
         loop {
-            for _ in 0..8 {
-                std::hint::spin_loop();
-            }
+            std::thread::yield_now();
             if let Some(n) = self.try_read(buf)? {
                 self.misses = 0;
                 return Ok(n);

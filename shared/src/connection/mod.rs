@@ -116,7 +116,9 @@ pub fn Pipe(duplex: bool) -> Result<(Connection, Connection)> {
 /// # Waiting: a short spin, then sleep
 /// A receive that finds no complete message waiting does not go to sleep at once: for up to
 /// 50 us it keeps trying to read without blocking (`recvmsg(MSG_DONTWAIT)` on a socket, a
-/// zero-timeout `poll` on a pipe), and only then blocks in the kernel. Waking a process that
+/// zero-timeout `poll` on a pipe), yielding the CPU between tries to any process ready to run
+/// (often the peer, on a machine with more busy processes than CPUs), and only then blocks in
+/// the kernel. Waking a process that
 /// sleeps on an idle CPU costs ~40 us on a VM with cpuidle, so a peer that answers within the
 /// spin is seen in a few microseconds instead (`mp-bench pipe_rtt` on a quiet 2-CPU VM: a median
 /// of 7.0 us, spread 3.5-61 us, became 4.0 us, spread 3.2-6.6 us).
