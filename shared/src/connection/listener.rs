@@ -31,7 +31,7 @@
 
 use std::fmt;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -213,6 +213,17 @@ impl Listener {
     /// The authkey clients must prove they hold, if any.
     pub(crate) fn authkey(&self) -> Option<&[u8]> {
         self.authkey.as_deref()
+    }
+}
+
+/// The listening socket, for waiting on it with other descriptors (a readable listener has a
+/// client to accept).
+impl AsFd for Listener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match &self.socket {
+            Socket::Unix(l) => l.as_fd(),
+            Socket::Tcp(l) => l.as_fd(),
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::io::Read;
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,6 +28,7 @@ use crate::connection::Connection;
 use crate::connection::listener::Listener;
 use crate::deadline::Deadline;
 use crate::error::Error;
+use crate::sys::poll::poll_readable_many;
 use crate::sys::signal;
 
 /// How often a blocked `get` or `acquire` checks whether its client is still there.
@@ -51,6 +53,13 @@ pub(crate) fn serve(listener: Listener, limits: Limits, watch: UnixStream, remov
     });
     let session_state = Arc::clone(&state);
     let serve_client = Arc::new(move |conn| Session::new(conn, Arc::clone(&session_state)).run());
+    // The accept loop gets its thread when the first client knocks: a manager started and shut
+    // down before anyone connects (the owner's own proxies connect as any client does) costs
+    // no thread.
+    if owner_first(&watch, &listener) {
+        super::remove_paths(&remove);
+        return;
+    }
     std::thread::spawn(move || gate::accept_loop(&listener, limits, serve_client));
     // This thread watches the owner: a read returns when the owner sends its stop byte or when
     // its end closes. An error is the same: without the owner there is nobody to stop us.
@@ -64,6 +73,21 @@ pub(crate) fn serve(listener: Listener, limits: Limits, watch: UnixStream, remov
     // A directory is removed only once empty: never anything we did not create.
     super::remove_paths(&remove);
     // Returning ends the process (the runtime leaves through `_exit`), and with it every thread.
+}
+
+/// Waits until the owner speaks on `watch` (its stop byte, or its end closing: `true`) or a
+/// client knocks on `listener` (`false`). An error polling is taken as the owner's: without a
+/// way to watch it, the server stops.
+fn owner_first(watch: &UnixStream, listener: &Listener) -> bool {
+    loop {
+        match poll_readable_many(&[watch.as_fd(), listener.as_fd()], None) {
+            Ok(ready) if ready[0] => return true,
+            Ok(ready) if ready[1] => return false,
+            // Interrupted by a signal: look again.
+            Ok(_) => {}
+            Err(_) => return true,
+        }
+    }
 }
 
 /// Everything the server shares between its threads.
