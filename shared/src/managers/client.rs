@@ -79,8 +79,8 @@ impl Endpoint {
     }
 
     fn round_trip(&self, conn: &Connection, request: &Request) -> Result<Response> {
-        conn.send(request).map_err(|e| self.gone(e))?;
-        conn.recv::<Response>().map_err(|e| self.gone(e))
+        conn.send_plain(request).map_err(|e| self.gone(e))?;
+        conn.recv_plain::<Response>().map_err(|e| self.gone(e))
     }
 
     /// Says plainly that the server went away, instead of a bare "end of file".

@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 
-/// A value, key or item as the codec encoded it.
+/// A value, key or item as the codec encoded it. A field of this type is (de)serialized with
+/// `serde_bytes`: the same bytes on the wire as a `Vec<u8>` in postcard (a length, then the
+/// bytes), copied in one piece instead of one `u8` at a time.
 pub(crate) type Bytes = Vec<u8>;
 
 /// One request. Every request gets exactly one [`Response`].
@@ -37,7 +39,7 @@ pub(crate) enum Spec {
     Queue {
         maxsize: u64,
     },
-    Value(Bytes),
+    Value(#[serde(with = "serde_bytes")] Bytes),
     Lock,
     Event,
     /// A `threading.Semaphore(value)`, or a `BoundedSemaphore` that refuses to rise past it.
@@ -56,7 +58,7 @@ pub(crate) enum Spec {
     Array(Vec<Bytes>),
     /// An object of a type registered with `ManagerBuilder::register`, made from these
     /// arguments (the type is the request's `types`).
-    Served(Bytes),
+    Served(#[serde(with = "serde_bytes")] Bytes),
 }
 
 impl Spec {
@@ -116,27 +118,34 @@ pub(crate) enum Op {
     Clear,
     /// A snapshot: [`Reply::Pairs`] for a dict or namespace, [`Reply::Items`] for a list.
     Copy,
-    DictGet(Bytes),
-    DictSet(Bytes, Bytes),
-    DictRemove(Bytes),
-    DictContains(Bytes),
+    DictGet(#[serde(with = "serde_bytes")] Bytes),
+    DictSet(
+        #[serde(with = "serde_bytes")] Bytes,
+        #[serde(with = "serde_bytes")] Bytes,
+    ),
+    DictRemove(#[serde(with = "serde_bytes")] Bytes),
+    DictContains(#[serde(with = "serde_bytes")] Bytes),
     DictKeys,
     DictValues,
     DictUpdate(Vec<(Bytes, Bytes)>),
-    DictSetDefault(Bytes, Bytes),
+    DictSetDefault(
+        #[serde(with = "serde_bytes")] Bytes,
+        #[serde(with = "serde_bytes")] Bytes,
+    ),
     ListGet(i64),
-    ListSet(i64, Bytes),
-    ListAppend(Bytes),
+    ListSet(i64, #[serde(with = "serde_bytes")] Bytes),
+    ListAppend(#[serde(with = "serde_bytes")] Bytes),
     ListExtend(Vec<Bytes>),
-    ListInsert(i64, Bytes),
+    ListInsert(i64, #[serde(with = "serde_bytes")] Bytes),
     ListPop(Option<i64>),
-    ListRemove(Bytes),
-    ListContains(Bytes),
-    ListIndex(Bytes),
+    ListRemove(#[serde(with = "serde_bytes")] Bytes),
+    ListContains(#[serde(with = "serde_bytes")] Bytes),
+    ListIndex(#[serde(with = "serde_bytes")] Bytes),
     NsGet(String),
-    NsSet(String, Bytes),
+    NsSet(String, #[serde(with = "serde_bytes")] Bytes),
     NsDel(String),
     QueuePut {
+        #[serde(with = "serde_bytes")]
         item: Bytes,
         block: bool,
         timeout: Option<Duration>,
@@ -146,7 +155,7 @@ pub(crate) enum Op {
         timeout: Option<Duration>,
     },
     ValueGet,
-    ValueSet(Bytes),
+    ValueSet(#[serde(with = "serde_bytes")] Bytes),
     Acquire {
         block: bool,
         timeout: Option<Duration>,
@@ -196,7 +205,7 @@ pub(crate) enum Op {
     /// Replies [`Reply::Barrier`].
     BarrierState,
     /// A call of a registered type's method, encoded by its own types.
-    ServedCall(Bytes),
+    ServedCall(#[serde(with = "serde_bytes")] Bytes),
 }
 
 /// A successful answer.
@@ -206,8 +215,8 @@ pub(crate) enum Reply {
     Id(u64),
     Bool(bool),
     Len(u64),
-    Item(Bytes),
-    Maybe(Option<Bytes>),
+    Item(#[serde(with = "serde_bytes")] Bytes),
+    Maybe(#[serde(with = "serde_bytes")] Option<Bytes>),
     Items(Vec<Bytes>),
     Pairs(Vec<(Bytes, Bytes)>),
     Names(Vec<(String, Bytes)>),
