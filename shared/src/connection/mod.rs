@@ -350,7 +350,7 @@ impl Connection {
         // just before the payload, so the frame goes out in one piece without a second copy.
         buf.clear();
         buf.reserve(HEADER_ROOM + SMALL);
-        buf.resize(HEADER_ROOM, 0);
+        buf.extend_from_slice(&[0; HEADER_ROOM]);
         let encoded = encode(buf);
         let sent = match encoded {
             Ok(fds) => {
@@ -719,31 +719,40 @@ impl Connection {
         self.writable
     }
 
-    /// Refuses any use of a closed connection.
+    /// Refuses any use of a closed connection. (Inlined, its errors made out of line: every
+    /// message checks.)
+    #[inline]
     fn check_open(&self) -> Result<()> {
         if self.closed() {
-            Err(Error::state(format!("{self:?}: the connection is closed")))
+            Err(self.refused(": the connection is closed"))
         } else {
             Ok(())
         }
     }
 
+    #[inline]
     fn check_readable(&self) -> Result<()> {
         self.check_open()?;
         if self.readable {
             Ok(())
         } else {
-            Err(Error::state(format!("{self:?} is write-only")))
+            Err(self.refused(" is write-only"))
         }
     }
 
+    #[inline]
     fn check_writable(&self) -> Result<()> {
         self.check_open()?;
         if self.writable {
             Ok(())
         } else {
-            Err(Error::state(format!("{self:?} is read-only")))
+            Err(self.refused(" is read-only"))
         }
+    }
+
+    #[cold]
+    fn refused(&self, why: &str) -> Error {
+        Error::state(format!("{self:?}{why}"))
     }
 
     fn os(&self, what: &str, e: std::io::Error) -> Error {
