@@ -8,7 +8,6 @@
 //! The server never forks, so its threads are safe.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Read;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
@@ -47,7 +46,7 @@ pub(crate) fn serve(listener: Listener, limits: Limits, watch: UnixStream, remov
     // of dying before it with the socket and its directory left behind.
     let _ = signal::set_ignored(libc::SIGINT, true);
     let state = Arc::new(State {
-        objects: RwLock::new(HashMap::default()),
+        objects: RwLock::new(HashMap::new()),
         names: Mutex::new(HashMap::new()),
         next_id: AtomicU64::new(1),
         next_session: AtomicU64::new(1),
@@ -93,33 +92,10 @@ fn owner_first(watch: &UnixStream, listener: &Listener) -> bool {
 
 /// Everything the server shares between its threads.
 struct State {
-    objects: RwLock<HashMap<u64, Arc<Object>, BuildHasherDefault<IdHasher>>>,
+    objects: RwLock<HashMap<u64, Arc<Object>>>,
     names: Mutex<HashMap<String, u64>>,
     next_id: AtomicU64,
     next_session: AtomicU64,
-}
-
-/// The hasher of the objects map, whose keys are ids the server hands out itself (1, 2, 3, ...):
-/// a client cannot choose them, so it cannot aim them at one bucket, and a multiply spreads
-/// them for the table at a fraction of SipHash's cost. (A dict's keys come from clients, and
-/// keep the default, DoS-resistant hasher.)
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_u64(&mut self, id: u64) {
-        self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
 }
 
 struct Object {
