@@ -216,6 +216,10 @@ enum Kind {
     Unix,
     /// Another socket (TCP): written with `send(MSG_NOSIGNAL)`; carries no descriptors.
     Socket,
+    /// A Unix-domain socket that carries no descriptors (a manager's connection, see
+    /// [`Connection::without_descriptors`]): written and read as a TCP socket, with `recv`
+    /// and no control buffer; descriptors a peer attaches anyway are closed by the kernel.
+    UnixPlain,
     /// A pipe (or another file): written with `write` with `SIGPIPE` blocked around it.
     Pipe,
 }
@@ -240,6 +244,7 @@ impl Kind {
         match self {
             Kind::Unix => Route::Unix,
             Kind::Socket => Route::Refused("a TCP connection"),
+            Kind::UnixPlain => Route::Refused("a connection that carries no descriptors"),
             Kind::Pipe => Route::Refused("a pipe"),
         }
     }
@@ -329,6 +334,17 @@ impl Connection {
             codec::encode_into(obj, buf)?;
             Ok(Vec::new())
         })
+    }
+
+    /// This connection, made to carry no descriptors: a Unix socket is then read with a plain
+    /// `recv`, which costs less than a `recvmsg` with room for descriptors (the manager's
+    /// connections, whose messages never hold one). [`send`](Connection::send) refuses a
+    /// message holding a connection, as on TCP.
+    pub(crate) fn without_descriptors(mut self) -> Connection {
+        if self.kind == Kind::Unix {
+            self.kind = Kind::UnixPlain;
+        }
+        self
     }
 
     /// Encodes a message with `encode` (which appends to the buffer it is given and returns the

@@ -139,7 +139,8 @@ impl Endpoint {
                 Err(gone) => self.gone(gone),
             });
         }
-        Ok(conn)
+        // Requests and replies hold no descriptors: read with a plain `recv`.
+        Ok(conn.without_descriptors())
     }
 
     /// Opens a connection now and keeps it for the next call, so a wrong address or authkey

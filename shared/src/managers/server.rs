@@ -176,7 +176,8 @@ impl Session {
     fn new(conn: Connection, state: Arc<State>) -> Session {
         let id = state.next_session.fetch_add(1, Ordering::Relaxed);
         Session {
-            conn,
+            // Requests and replies hold no descriptors: read with a plain `recv`.
+            conn: conn.without_descriptors(),
             id,
             state,
             held: Vec::new(),
